@@ -1,0 +1,58 @@
+#include <errno.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+
+#include "caps.h"
+
+int caps_drop(bool need_priv, struct fs_err *e)
+{
+	static const cap_value_t keep[] = { CAP_SYS_ADMIN, CAP_NET_ADMIN };
+	static const char *const keep_names[] = { "CAP_SYS_ADMIN", "CAP_NET_ADMIN" };
+	char missing[64] = "";
+	cap_t cur, next = NULL;
+	int ret = 0;
+
+	cur = cap_get_proc();
+	if (!cur)
+		return err_set(e, FS_ERR_PRIVILEGE, "reading process capabilities: %s", strerror(errno));
+	if (need_priv) {
+		for (unsigned i = 0; i < 2; i++) {
+			cap_flag_value_t v = CAP_CLEAR;
+
+			cap_get_flag(cur, keep[i], CAP_PERMITTED, &v);
+			if (v != CAP_SET) {
+				if (missing[0])
+					strcat(missing, ", ");
+				strcat(missing, keep_names[i]);
+			}
+		}
+		if (missing[0]) {
+			ret = err_set(e, FS_ERR_PRIVILEGE,
+				      "missing privileges: %s (flowsteer must run as root with these capabilities)",
+				      missing);
+			goto out;
+		}
+	}
+	next = cap_init();
+	if (!next) {
+		ret = err_set(e, FS_ERR_PRIVILEGE, "cap_init: %s", strerror(errno));
+		goto out;
+	}
+	if (need_priv &&
+	    (cap_set_flag(next, CAP_PERMITTED, 2, keep, CAP_SET) ||
+	     cap_set_flag(next, CAP_EFFECTIVE, 2, keep, CAP_SET))) {
+		ret = err_set(e, FS_ERR_PRIVILEGE, "cap_set_flag: %s", strerror(errno));
+		goto out;
+	}
+	if (cap_set_proc(next)) {
+		ret = err_set(e, FS_ERR_PRIVILEGE, "dropping capabilities: %s", strerror(errno));
+		goto out;
+	}
+	/* Nothing we run later may regain what was dropped. */
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+out:
+	cap_free(next);
+	cap_free(cur);
+	return ret;
+}

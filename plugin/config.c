@@ -1,0 +1,401 @@
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cni.h"
+#include "config.h"
+#include "util.h"
+
+static const char *const mode_names[] = { "off", "rps", "rfs" };
+
+const char *config_mode_name(enum fs_mode m)
+{
+	return (unsigned)m < ARRAY_SIZE(mode_names) ? mode_names[m] : "?";
+}
+
+const char *config_scope_name(enum fs_scope s)
+{
+	switch (s) {
+	case FS_SCOPE_CONTAINER: return "container";
+	case FS_SCOPE_HOST: return "host";
+	case FS_SCOPE_BOTH: return "both";
+	}
+	return "?";
+}
+
+int config_mode_parse(const char *s, enum fs_mode *m)
+{
+	for (unsigned i = 0; i < ARRAY_SIZE(mode_names); i++) {
+		if (!strcmp(s, mode_names[i])) {
+			*m = (enum fs_mode)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int config_scope_parse(const char *s, enum fs_scope *sc)
+{
+	if (!strcmp(s, "container"))
+		*sc = FS_SCOPE_CONTAINER;
+	else if (!strcmp(s, "host"))
+		*sc = FS_SCOPE_HOST;
+	else if (!strcmp(s, "both"))
+		*sc = FS_SCOPE_BOTH;
+	else
+		return -1;
+	return 0;
+}
+
+int config_cpuspec_parse(const char *s, struct fs_cpuspec *spec, char *errbuf, size_t errlen)
+{
+	memset(spec, 0, sizeof(*spec));
+	snprintf(spec->text, sizeof(spec->text), "%s", s);
+	if (!strcmp(s, "all")) {
+		spec->kind = FS_CPUS_ALL;
+		return 0;
+	}
+	if (!strcmp(s, "none")) {
+		spec->kind = FS_CPUS_NONE;
+		return 0;
+	}
+	spec->kind = FS_CPUS_LIST;
+	if (!*s) {
+		snprintf(errbuf, errlen, "\"\" is not a cpulist (use \"all\", \"none\" or e.g. \"0-3,8\")");
+		return -1;
+	}
+	return cpumask_parse_list(s, &spec->list, errbuf, errlen);
+}
+
+static const char *const versions[] = { CNI_SUPPORTED_VERSIONS };
+
+bool cni_version_supported(const char *v)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(versions); i++)
+		if (!strcmp(v, versions[i]))
+			return true;
+	return false;
+}
+
+int cni_version_cmp(const char *a, const char *b)
+{
+	for (int i = 0; i < 3; i++) {
+		long x = strtol(a, (char **)&a, 10), y = strtol(b, (char **)&b, 10);
+
+		if (x != y)
+			return x < y ? -1 : 1;
+		if (*a == '.')
+			a++;
+		if (*b == '.')
+			b++;
+	}
+	return 0;
+}
+
+void config_defaults(struct fs_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->mode = FS_MODE_RFS;
+	c->scope = FS_SCOPE_BOTH;
+	c->cpus.kind = FS_CPUS_ALL;
+	strcpy(c->cpus.text, "all");
+	c->sock_flow_entries = 32768;
+	c->flow_cnt = 0;
+	c->n_host_devices = 2;
+	strcpy(c->host_devices[0], "@calico");
+	strcpy(c->host_devices[1], "@underlay");
+	c->policy = FS_POLICY_OPT_OUT;
+	c->failure_fail = false;
+	c->restore_on_last_del = true;
+	c->kube.timeout_ms = 2000;
+	strcpy(c->state_dir, "/var/lib/cni/flowsteer");
+	strcpy(c->log_file, "/var/log/flowsteer/flowsteer.log");
+	c->log_level = LOG_LVL_INFO;
+}
+
+/* Each getter: absent key = keep default (0), wrong type/value = code 7. */
+static int get_string(const cJSON *o, const char *key, const char **out, struct fs_err *e)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!v)
+		return 0;
+	if (!cJSON_IsString(v))
+		return err_set(e, CNI_ERR_INVALID_CONFIG, "config key \"%s\" must be a string", key);
+	*out = v->valuestring;
+	return 0;
+}
+
+static int get_path(const cJSON *o, const char *key, char *dst, size_t len, struct fs_err *e)
+{
+	const char *s = NULL;
+
+	if (get_string(o, key, &s, e))
+		return -1;
+	if (!s)
+		return 0;
+	if (s[0] != '/' || strlen(s) >= len)
+		return err_set(e, CNI_ERR_INVALID_CONFIG,
+			       "config key \"%s\": \"%.200s\" is not an absolute path", key, s);
+	strcpy(dst, s);
+	return 0;
+}
+
+static int get_int(const cJSON *o, const char *key, long long min, long long max,
+		   long long *out, struct fs_err *e)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	double d;
+
+	if (!v)
+		return 0;
+	if (!cJSON_IsNumber(v))
+		return err_set(e, CNI_ERR_INVALID_CONFIG, "config key \"%s\" must be an integer, got %s",
+			       key, cJSON_IsString(v) ? "a string" : "a non-number");
+	d = v->valuedouble;
+	if (!isfinite(d) || d != floor(d))
+		return err_set(e, CNI_ERR_INVALID_CONFIG, "config key \"%s\" must be an integer, got %g",
+			       key, d);
+	if (d < (double)min || d > (double)max)
+		return err_set(e, CNI_ERR_INVALID_CONFIG,
+			       "config key \"%s\" = %.0f is out of range [%lld, %lld]", key, d, min, max);
+	*out = (long long)d;
+	return 0;
+}
+
+static int get_bool(const cJSON *o, const char *key, bool *out, struct fs_err *e)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (!v)
+		return 0;
+	if (!cJSON_IsBool(v))
+		return err_set(e, CNI_ERR_INVALID_CONFIG, "config key \"%s\" must be true or false", key);
+	*out = cJSON_IsTrue(v);
+	return 0;
+}
+
+static int parse_host_devices(const cJSON *root, struct fs_config *c, struct fs_err *e)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "hostDevices"), *it;
+	int i = 0;
+
+	if (!v)
+		return 0;
+	if (!cJSON_IsArray(v))
+		return err_set(e, CNI_ERR_INVALID_CONFIG,
+			       "config key \"hostDevices\" must be a list of device names or \"@calico\"/\"@underlay\"");
+	cJSON_ArrayForEach(it, v) {
+		const char *s = cJSON_IsString(it) ? it->valuestring : NULL;
+
+		if (!s)
+			return err_set(e, CNI_ERR_INVALID_CONFIG,
+				       "config key \"hostDevices\"[%d] must be a string", i);
+		if (s[0] == '@' ? (strcmp(s, "@calico") && strcmp(s, "@underlay")) : !ifname_valid(s))
+			return err_set(e, CNI_ERR_INVALID_CONFIG,
+				       "config key \"hostDevices\"[%d] = \"%.40s\" is neither an interface name nor \"@calico\"/\"@underlay\"",
+				       i, s);
+		if (i >= FS_MAX_HOST_DEVICES)
+			return err_set(e, CNI_ERR_INVALID_CONFIG,
+				       "config key \"hostDevices\" lists more than %d entries", FS_MAX_HOST_DEVICES);
+		strcpy(c->host_devices[i++], s);
+	}
+	c->n_host_devices = i;
+	return 0;
+}
+
+static int parse_keys(cJSON *root, struct fs_config *c, struct fs_err *e)
+{
+	const char *s;
+	char msg[300];
+	const cJSON *v;
+
+	s = NULL;
+	if (get_string(root, "mode", &s, e))
+		return -1;
+	if (s && config_mode_parse(s, &c->mode))
+		return err_set(e, CNI_ERR_INVALID_CONFIG,
+			       "config key \"mode\" = \"%.40s\" is invalid (expected off, rps or rfs)", s);
+	s = NULL;
+	if (get_string(root, "scope", &s, e))
+		return -1;
+	if (s && config_scope_parse(s, &c->scope))
+		return err_set(e, CNI_ERR_INVALID_CONFIG,
+			       "config key \"scope\" = \"%.40s\" is invalid (expected container, host or both)", s);
+	s = NULL;
+	if (get_string(root, "cpus", &s, e))
+		return -1;
+	if (s && config_cpuspec_parse(s, &c->cpus, msg, sizeof(msg)))
+		return err_set(e, CNI_ERR_INVALID_CONFIG, "config key \"cpus\": %s", msg);
+	s = NULL;
+	if (get_string(root, "excludeCpus", &s, e))
+		return -1;
+	if (s) {
+		if (cpumask_parse_list(s, &c->exclude, msg, sizeof(msg)))
+			return err_set(e, CNI_ERR_INVALID_CONFIG, "config key \"excludeCpus\": %s", msg);
+		snprintf(c->exclude_text, sizeof(c->exclude_text), "%s", s);
+	}
+	if (get_int(root, "sockFlowEntries", 0, FS_SOCK_FLOW_MAX, &c->sock_flow_entries, e) ||
+	    get_int(root, "flowCnt", 0, FS_FLOW_CNT_MAX, &c->flow_cnt, e))
+		return -1;
+	if (parse_host_devices(root, c, e))
+		return -1;
+	s = NULL;
+	if (get_string(root, "policy", &s, e))
+		return -1;
+	if (s) {
+		if (!strcmp(s, "opt-out"))
+			c->policy = FS_POLICY_OPT_OUT;
+		else if (!strcmp(s, "opt-in"))
+			c->policy = FS_POLICY_OPT_IN;
+		else
+			return err_set(e, CNI_ERR_INVALID_CONFIG,
+				       "config key \"policy\" = \"%.40s\" is invalid (expected opt-out or opt-in)", s);
+	}
+	s = NULL;
+	if (get_string(root, "failurePolicy", &s, e))
+		return -1;
+	if (s) {
+		if (!strcmp(s, "ignore"))
+			c->failure_fail = false;
+		else if (!strcmp(s, "fail"))
+			c->failure_fail = true;
+		else
+			return err_set(e, CNI_ERR_INVALID_CONFIG,
+				       "config key \"failurePolicy\" = \"%.40s\" is invalid (expected ignore or fail)", s);
+	}
+	if (get_bool(root, "restoreOnLastDel", &c->restore_on_last_del, e))
+		return -1;
+	v = cJSON_GetObjectItemCaseSensitive(root, "kubernetes");
+	if (v) {
+		long long t = c->kube.timeout_ms;
+
+		if (!cJSON_IsObject(v))
+			return err_set(e, CNI_ERR_INVALID_CONFIG, "config key \"kubernetes\" must be an object");
+		/* Messages name the nested key as "kubernetes.<key>". */
+		if (get_path(v, "kubeconfig", c->kube.kubeconfig, sizeof(c->kube.kubeconfig), e) ||
+		    get_int(v, "timeoutMs", 1, 600000, &t, e)) {
+			char m[sizeof(e->msg)];
+
+			snprintf(m, sizeof(m), "%s", e->msg);
+			snprintf(e->msg, sizeof(e->msg), "%.*s\"kubernetes.%s",
+				 (int)(strstr(m, "\"") - m), m, strstr(m, "\"") + 1);
+			return -1;
+		}
+		c->kube.timeout_ms = (long)t;
+	}
+	if (get_path(root, "stateDir", c->state_dir, sizeof(c->state_dir), e) ||
+	    get_path(root, "logFile", c->log_file, sizeof(c->log_file), e))
+		return -1;
+	s = NULL;
+	if (get_string(root, "logLevel", &s, e))
+		return -1;
+	if (s && log_level_parse(s, &c->log_level))
+		return err_set(e, CNI_ERR_INVALID_CONFIG,
+			       "config key \"logLevel\" = \"%.40s\" is invalid (expected error, warn, info or debug)", s);
+	return 0;
+}
+
+static void parse_runtime_config(struct fs_config *c)
+{
+	const cJSON *rc = cJSON_GetObjectItemCaseSensitive(c->root, "runtimeConfig");
+	const cJSON *a;
+
+	if (!cJSON_IsObject(rc))
+		return;
+	a = cJSON_GetObjectItemCaseSensitive(rc, "io.kubernetes.cri.pod-annotations");
+	if (cJSON_IsObject(a))
+		c->runtime_annotations = a;
+}
+
+static void parse_gc_args(struct fs_config *c)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->root, "cni.dev/valid-attachments");
+
+	if (!v) {
+		const cJSON *args = cJSON_GetObjectItemCaseSensitive(c->root, "args");
+
+		if (cJSON_IsObject(args))
+			v = cJSON_GetObjectItemCaseSensitive(args, "cni.dev/valid-attachments");
+	}
+	if (cJSON_IsArray(v))
+		c->valid_attachments = v;
+}
+
+int config_parse(const char *buf, size_t len, struct fs_config *c, struct fs_err *e)
+{
+	const char *end = NULL;
+	const cJSON *v;
+
+	config_defaults(c);
+	c->root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
+	if (!c->root) {
+		const char *at = cJSON_GetErrorPtr();
+		size_t off = at && at >= buf && at <= buf + len ? (size_t)(at - buf) : len;
+
+		return err_set(e, CNI_ERR_DECODE,
+			       "network configuration is not valid JSON (error near byte %zu of %zu)", off, len);
+	}
+	if (!cJSON_IsObject(c->root))
+		return err_set(e, CNI_ERR_DECODE, "network configuration must be a JSON object");
+
+	v = cJSON_GetObjectItemCaseSensitive(c->root, "cniVersion");
+	if (!v)
+		return err_set(e, CNI_ERR_INVALID_CONFIG, "config key \"cniVersion\" is missing");
+	if (!cJSON_IsString(v))
+		return err_set(e, CNI_ERR_INVALID_CONFIG, "config key \"cniVersion\" must be a string");
+	if (!cni_version_supported(v->valuestring))
+		return err_set(e, CNI_ERR_INCOMPATIBLE_VERSION,
+			       "cniVersion \"%.20s\" is not supported (supported: 0.3.0 0.3.1 0.4.0 1.0.0 1.1.0)",
+			       v->valuestring);
+	strcpy(c->cni_version, v->valuestring);
+
+	v = cJSON_GetObjectItemCaseSensitive(c->root, "name");
+	if (cJSON_IsString(v))
+		snprintf(c->name, sizeof(c->name), "%s", v->valuestring);
+
+	v = cJSON_GetObjectItemCaseSensitive(c->root, "type");
+	if (v && !cJSON_IsString(v))
+		return err_set(e, CNI_ERR_INVALID_CONFIG, "config key \"type\" must be a string");
+
+	if (parse_keys(c->root, c, e))
+		return -1;
+
+	v = cJSON_GetObjectItemCaseSensitive(c->root, "prevResult");
+	if (v && !cJSON_IsNull(v)) {
+		if (!cJSON_IsObject(v))
+			return err_set(e, CNI_ERR_INVALID_CONFIG, "config key \"prevResult\" must be an object");
+		c->prev_result = (cJSON *)v;
+	}
+	parse_runtime_config(c);
+	parse_gc_args(c);
+	return 0;
+}
+
+void config_parse_paths(const char *buf, size_t len, struct fs_config *c)
+{
+	struct fs_err ignored = { 0 };
+	cJSON *root = cJSON_ParseWithLength(buf, len);
+	const char *s = NULL;
+
+	if (!cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		return;
+	}
+	get_path(root, "stateDir", c->state_dir, sizeof(c->state_dir), &ignored);
+	get_path(root, "logFile", c->log_file, sizeof(c->log_file), &ignored);
+	if (get_string(root, "logLevel", &s, &ignored) == 0 && s)
+		log_level_parse(s, &c->log_level);
+	cJSON_Delete(root);
+}
+
+void config_free(struct fs_config *c)
+{
+	cJSON_Delete(c->root);
+	c->root = NULL;
+	c->prev_result = NULL;
+	c->runtime_annotations = NULL;
+	c->valid_attachments = NULL;
+}

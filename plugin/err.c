@@ -1,0 +1,62 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "log.h"
+
+int err_set(struct fs_err *e, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!e || e->code)
+		return -1;
+	e->code = code;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void err_detail(struct fs_err *e, const char *fmt, ...)
+{
+	size_t len = strlen(e->details);
+	va_list ap;
+
+	if (len + 3 >= sizeof(e->details))
+		return;
+	if (len) {
+		memcpy(e->details + len, "; ", 3);
+		len += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(e->details + len, sizeof(e->details) - len, fmt, ap);
+	va_end(ap);
+}
+
+void warn_add(struct fs_warn *w, const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	if (!s)
+		return;
+	log_msg(LOG_LVL_WARN, "%s", s);
+	if (w->n >= FS_MAX_WARNINGS) {
+		free(s);
+		return;
+	}
+	w->items[w->n++] = s;
+}
+
+void warn_free(struct fs_warn *w)
+{
+	for (int i = 0; i < w->n; i++)
+		free(w->items[i]);
+	w->n = 0;
+}

@@ -1,0 +1,49 @@
+/* Errors and warnings carried from helpers up to main, which alone prints. */
+#ifndef FLOWSTEER_ERR_H
+#define FLOWSTEER_ERR_H
+
+#include <stddef.h>
+
+/* CNI error codes (SPEC §6). */
+enum {
+	CNI_ERR_INCOMPATIBLE_VERSION = 1,
+	CNI_ERR_UNSUPPORTED_FIELD = 2,
+	CNI_ERR_UNKNOWN_CONTAINER = 3,
+	CNI_ERR_INVALID_ENV = 4,
+	CNI_ERR_IO = 5,
+	CNI_ERR_DECODE = 6,
+	CNI_ERR_INVALID_CONFIG = 7,
+	CNI_ERR_TRY_LATER = 11,
+	CNI_ERR_NOT_READY = 50,
+	FS_ERR_TUNE_FAILED = 100,
+	FS_ERR_DRIFT = 101,
+	FS_ERR_PRIVILEGE = 102,
+};
+
+struct fs_err {
+	int code;          /* 0 while no error was set */
+	char msg[512];
+	char details[1024];
+};
+
+/* Sets code and message (first error wins); always returns -1 so callers can
+ * write `return err_set(e, ...)`. */
+int err_set(struct fs_err *e, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Appends context to details without touching code or message. */
+void err_detail(struct fs_err *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define FS_MAX_WARNINGS 32
+
+/* Non-fatal problems: reported in the result and logged. */
+struct fs_warn {
+	int n;
+	char *items[FS_MAX_WARNINGS];
+};
+
+void warn_add(struct fs_warn *w, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void warn_free(struct fs_warn *w);
+
+#endif
