@@ -102,6 +102,6 @@ uninstall:
 	rm -f $(DESTDIR)$(CNI_BIN_DIR)/flowsteer
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-debug build-fuzz
 
 -include $(PLUGIN_OBJ:.o=.d) $(CMD_OBJ:.o=.d)

@@ -15,20 +15,6 @@
 #include "tune.h"
 #include "util.h"
 
-#ifdef FLOWSTEER_DEBUG_HOOKS
-/* Crash-safety tests stop the process at a named step (debug builds only). */
-static void debug_hook(const char *step)
-{
-	const char *at = getenv("FLOWSTEER_DEBUG_KILL_AT");
-
-	if (at && !strcmp(at, step)) {
-		log_msg(LOG_LVL_INFO, "debug hook: killing self at %s", step);
-		kill(getpid(), SIGKILL);
-	}
-}
-#else
-#define debug_hook(step) do { } while (0)
-#endif
 
 /* Annotations: the runtime's first (no network), else the API server. */
 static void add_decide(struct cni_ctx *ctx, const struct cpumask *node_mask,
@@ -223,16 +209,13 @@ int cni_add(struct cni_ctx *ctx, struct fs_err *e)
 	pod = NULL;
 	debug_hook("after-host");
 
-	/* Node devices and the record, under the lock. The record goes first so
-	 * a crash from here on leaves a reference that DEL or GC cleans up. */
+	/* Node devices and the record, under the lock. node.json holds the
+	 * originals before any node device changes; a crash before the record
+	 * lands leaves no reference, so the runtime's DEL (or GC) for this
+	 * container finds the count at zero and restores the node. */
 	if (state_lock(&st, cfg->state_dir, e))
 		goto rollback_unlocked;
-	rec = tune_record(&r, ctx->env.container_id, ctx->env.ifname, ctx->env.netns,
-			  ctx->env.k8s_namespace, ctx->env.k8s_pod, "applying");
-	cJSON_AddStringToObject(rec, "network", cfg->name);
-	if (state_record_write(&st, ctx->env.container_id, ctx->env.ifname, host, rec, e))
-		goto rollback_unlocked;
-	debug_hook("after-record");
+	debug_hook("after-lock");
 	if (host && tune_node_apply(&st, classfd, cfg, d.mode, node_hex, &r, e))
 		goto rollback;
 	debug_hook("after-node");
@@ -242,12 +225,12 @@ int cni_add(struct cni_ctx *ctx, struct fs_err *e)
 			first);
 		goto out;
 	}
-	cJSON_Delete(rec);
 	rec = tune_record(&r, ctx->env.container_id, ctx->env.ifname, ctx->env.netns,
 			  ctx->env.k8s_namespace, ctx->env.k8s_pod, "done");
 	cJSON_AddStringToObject(rec, "network", cfg->name);
 	if (state_record_write(&st, ctx->env.container_id, ctx->env.ifname, host, rec, e))
 		goto rollback;
+	debug_hook("after-record");
 	state_unlock(&st);
 	ret = 0;
 report:

@@ -403,10 +403,14 @@ int tune_node_apply(struct state *st, int classfd, const struct fs_config *cfg,
 		goto out;
 	}
 
+	debug_hook("node-saved");
+
 	/* 2. Apply. */
 	for (int i = 0; i < n; i++) {
 		struct rps_dev *d = loaded[i];
 
+		if (i == 1)
+			debug_hook("node-partial");
 		loaded[i] = NULL;
 		if (!d)
 			continue;

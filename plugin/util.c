@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -247,3 +248,13 @@ int parse_long(const char *s, long long min, long long max, long long *out)
 	*out = v;
 	return 0;
 }
+
+#ifdef FLOWSTEER_DEBUG_HOOKS
+void debug_hook(const char *step)
+{
+	const char *at = getenv("FLOWSTEER_DEBUG_KILL_AT");
+
+	if (at && !strcmp(at, step))
+		kill(getpid(), SIGKILL);
+}
+#endif

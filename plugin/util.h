@@ -31,4 +31,12 @@ int file_read_all(const char *path, size_t max, char **out, size_t *outlen);
 /* Strict decimal parse of a whole string into [min,max]. */
 int parse_long(const char *s, long long min, long long max, long long *out);
 
+/* Crash-safety tests: with FLOWSTEER_DEBUG_HOOKS compiled in, the process
+ * SIGKILLs itself at the step named by $FLOWSTEER_DEBUG_KILL_AT. */
+#ifdef FLOWSTEER_DEBUG_HOOKS
+void debug_hook(const char *step);
+#else
+#define debug_hook(step) do { } while (0)
+#endif
+
 #endif
