@@ -361,11 +361,11 @@ int tune_node_apply(struct state *st, int classfd, const struct fs_config *cfg,
 	long long cur = -1;
 	int n, ret = 0;
 
+	/* Written only when it gains an original: a node with nothing to
+	 * restore costs no fsync. */
 	node = state_node_read(st);
-	if (!node) {
+	if (!node)
 		node = cJSON_CreateObject();
-		dirty = true;
-	}
 	devs = cJSON_GetObjectItemCaseSensitive(node, "devices");
 	if (!cJSON_IsObject(devs)) {
 		cJSON_DeleteItemFromObjectCaseSensitive(node, "devices");
