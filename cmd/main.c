@@ -18,14 +18,15 @@ static const struct cni_verb {
 	const char *name;
 	int (*fn)(struct cni_ctx *ctx, struct fs_err *e);
 	unsigned flags;
+	const char *since;	/* first cniVersion that has the verb */
 } cni_verbs[] = {
-	{ "ADD", cni_add, NEED_STDIN | NEED_CONFIG | NEED_PRIV | CNI_NEED_CONTAINERID | CNI_NEED_IFNAME | CNI_NEED_NETNS },
+	{ "ADD", cni_add, NEED_STDIN | NEED_CONFIG | NEED_PRIV | CNI_NEED_CONTAINERID | CNI_NEED_IFNAME | CNI_NEED_NETNS, NULL },
 	/* DEL must clean up even when the config no longer parses. */
-	{ "DEL", cni_del, NEED_STDIN | LENIENT_CONFIG | NEED_PRIV | CNI_NEED_CONTAINERID | CNI_NEED_IFNAME },
-	{ "CHECK", cni_check, NEED_STDIN | NEED_CONFIG | NEED_PRIV | CNI_NEED_CONTAINERID | CNI_NEED_IFNAME | CNI_NEED_NETNS },
-	{ "VERSION", NULL, 0 },
-	{ "STATUS", cni_status, NEED_STDIN | NEED_CONFIG },
-	{ "GC", cni_gc, NEED_STDIN | LENIENT_CONFIG | NEED_PRIV },
+	{ "DEL", cni_del, NEED_STDIN | LENIENT_CONFIG | NEED_PRIV | CNI_NEED_CONTAINERID | CNI_NEED_IFNAME, NULL },
+	{ "CHECK", cni_check, NEED_STDIN | NEED_CONFIG | NEED_PRIV | CNI_NEED_CONTAINERID | CNI_NEED_IFNAME | CNI_NEED_NETNS, "0.4.0" },
+	{ "VERSION", NULL, 0, NULL },
+	{ "STATUS", cni_status, NEED_STDIN | NEED_CONFIG, "1.1.0" },
+	{ "GC", cni_gc, NEED_STDIN | LENIENT_CONFIG | NEED_PRIV, "1.1.0" },
 };
 
 static const struct cli_cmd {
@@ -113,6 +114,12 @@ static int cni_main(const char *command)
 			config_defaults(&ctx.cfg);
 			config_parse_paths(ctx.stdin_buf, ctx.stdin_len, &ctx.cfg);
 		}
+	}
+	if (verb->since && ctx.cfg.cni_version[0] &&
+	    cni_version_cmp(ctx.cfg.cni_version, verb->since) < 0) {
+		err_set(&e, CNI_ERR_INCOMPATIBLE_VERSION, "cniVersion %s does not allow %s (needs %s or later)",
+			ctx.cfg.cni_version, command, verb->since);
+		goto out;
 	}
 	log_open(ctx.cfg.log_file, ctx.cfg.log_level);
 	if (cni_env_read(&ctx.env, verb->flags & 0xff, &e)) {
