@@ -16,25 +16,31 @@
 #include "util.h"
 
 
-/* Annotations: the runtime's first (no network), else the API server. */
+/* Annotations: the runtime's first (no network for the pod's own), else the
+ * API server. With a kubeconfig the namespace's defaults are still read when
+ * the runtime's annotations have no flowsteer.io/ key (SPEC §5: namespace
+ * keys exist only in the API server), and the client stays open for the
+ * status patch (SPEC §7). Without a kubeconfig, libcurl is never loaded. */
 static void add_decide(struct cni_ctx *ctx, const struct cpumask *node_mask,
 		       struct kube_client **kube, struct fs_decision *d, struct fs_warn *w)
 {
 	const struct fs_config *cfg = &ctx->cfg;
+	const char *ns = ctx->env.k8s_namespace, *pod = ctx->env.k8s_pod;
 	cJSON *pod_ann = NULL, *ns_ann = NULL;
 	const cJSON *use = cfg->runtime_annotations;
-	const char *src = "runtime";
+	const char *src = use ? "runtime" : "pod";
 
-	if (!use && cfg->kube.kubeconfig[0]) {
-		src = "pod";
-		if (!ctx->env.k8s_namespace[0] || !ctx->env.k8s_pod[0]) {
-			warn_add(w, "CNI_ARGS has no K8S_POD_NAMESPACE/K8S_POD_NAME: pod annotations not read");
+	if (cfg->kube.kubeconfig[0]) {
+		if (!ns[0] || !pod[0]) {
+			warn_add(w, "CNI_ARGS has no K8S_POD_NAMESPACE/K8S_POD_NAME: API server not asked");
 		} else {
 			*kube = kube_open(&cfg->kube, w);
-			if (*kube)
-				kube_get_annotations(*kube, ctx->env.k8s_namespace, ctx->env.k8s_pod,
-						     &pod_ann, &ns_ann, w);
-			use = pod_ann;
+			if (*kube && !use) {
+				kube_get_annotations(*kube, ns, pod, &pod_ann, &ns_ann, w);
+				use = pod_ann;
+			} else if (*kube && !annot_has_ours(use)) {
+				kube_get_ns_annotations(*kube, ns, &ns_ann, w);
+			}
 		}
 	}
 	annot_decide(cfg, node_mask, use, src, ns_ann, d, w);
@@ -183,7 +189,9 @@ int cni_add(struct cni_ctx *ctx, struct fs_err *e)
 			}
 			pod = failed_dev(ctx->env.ifname, RPS_SCOPE_CONTAINER, perr.msg);
 		}
-		if (pod && pod->status == RPS_FAILED && (d.scope & FS_SCOPE_CONTAINER))
+		/* Absent counts too: Calico just created it (tune_report_failures). */
+		if (pod && (pod->status == RPS_FAILED || pod->status == RPS_ABSENT) &&
+		    (d.scope & FS_SCOPE_CONTAINER))
 			warn_add(&r.warn, "container device %s: %s", pod->name, pod->reason);
 	}
 	pod_ref = pod;
@@ -201,7 +209,7 @@ int cni_add(struct cni_ctx *ctx, struct fs_err *e)
 			goto rollback_unlocked;
 		}
 		hd = add_host_veth(&pi, pod_ref, classfd, pod_hex, flow, cfg, &r.warn);
-		if (hd && hd->status == RPS_FAILED)
+		if (hd && (hd->status == RPS_FAILED || hd->status == RPS_ABSENT))
 			warn_add(&r.warn, "host device %s: %s", hd->name, hd->reason);
 		tune_report_add(&r, hd);
 	}

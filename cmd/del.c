@@ -9,6 +9,7 @@
 #include "netns.h"
 #include "state.h"
 #include "tune.h"
+#include "util.h"
 
 int cni_del(struct cni_ctx *ctx, struct fs_err *e)
 {
@@ -26,6 +27,9 @@ int cni_del(struct cni_ctx *ctx, struct fs_err *e)
 	rec = state_record_read(&st, ctx->env.container_id, ctx->env.ifname, &node_ref);
 	state_record_remove(&st, ctx->env.container_id, ctx->env.ifname);
 	cJSON_Delete(rec);
+	/* Temp files of writers that died mid-write (crash tests: before-rename). */
+	state_tmp_sweep(&st);
+	debug_hook("del-after-forget");
 	refs = state_node_refs(&st);
 	log_msg(LOG_LVL_INFO, "forgot %s/%s (%s); %d attachment(s) left holding node devices",
 		ctx->env.container_id, ctx->env.ifname, rec ? "had a record" : "no record", refs < 0 ? 0 : refs);

@@ -68,6 +68,7 @@ int cni_gc(struct cni_ctx *ctx, struct fs_err *e)
 	if (state_lock(&st, cfg->state_dir, e))
 		return -1;
 	state_records_foreach(&st, gc_visit, &w);
+	state_tmp_sweep(&st);
 	refs = state_node_refs(&st);
 	log_msg(LOG_LVL_INFO, "gc: dropped %d record(s); %d left holding node devices", w.dropped,
 		refs < 0 ? 0 : refs);

@@ -35,9 +35,9 @@ static const struct cli_cmd {
 	const char *usage;
 } cli_cmds[] = {
 	{ "version", cli_version, "version" },
-	{ "status", cli_status, "status [--json]" },
-	{ "conflist", cli_conflist, "conflist insert FILE [--entry JSON] | conflist remove FILE" },
-	{ "install", cli_install, "install --watch [--bin-dir DIR] [--conf-dir DIR] [--entry JSON]" },
+	{ "status", cli_status, "status [--json] [--state-dir DIR]" },
+	{ "conflist", cli_conflist, "conflist insert FILE [--entry JSON] [--dry-run] | conflist remove FILE [--dry-run]" },
+	{ "install", cli_install, "install [--watch] [--bin-dir DIR] [--conf-dir DIR] [--entry JSON] [--src PATH]" },
 };
 
 static void usage(FILE *f)

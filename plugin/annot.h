@@ -33,4 +33,10 @@ void annot_decide(const struct fs_config *cfg, const struct cpumask *node_cpus,
 		  const cJSON *pod_ann, const char *pod_source,
 		  const cJSON *ns_ann, struct fs_decision *d, struct fs_warn *w);
 
+/* Whether ann (may be NULL) holds any of the keys above that steer the
+ * decision (mode, scope, cpus; not status). When the runtime's pod
+ * annotations hold none, the namespace's defaults can still apply, and only
+ * the API server has those. */
+bool annot_has_ours(const cJSON *ann);
+
 #endif

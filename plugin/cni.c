@@ -125,6 +125,15 @@ int cni_stdin_read(int fd, char **out, size_t *outlen, struct fs_err *e)
 		free(buf);
 		return err_set(e, CNI_ERR_DECODE, "no network configuration on stdin (empty input)");
 	}
+	/* cJSON skips a NUL as whitespace and C strings end at one: a value
+	 * like "/x\0/../y" would silently become "/x". JSON text has none. */
+	if (memchr(buf, '\0', len)) {
+		size_t at = strlen(buf);
+
+		free(buf);
+		return err_set(e, CNI_ERR_DECODE,
+			       "network configuration is not valid JSON (NUL byte at byte %zu)", at);
+	}
 	*out = buf;
 	*outlen = len;
 	return 0;

@@ -338,6 +338,14 @@ int config_parse(const char *buf, size_t len, struct fs_config *c, struct fs_err
 		return err_set(e, CNI_ERR_DECODE,
 			       "network configuration is not valid JSON (error near byte %zu of %zu)", off, len);
 	}
+	/* cJSON stops after the first value: anything but whitespace after it
+	 * means the input is not one JSON document (code 6 like any other). */
+	while (end && end < buf + len && strchr(" \t\r\n", *end) && *end)
+		end++;
+	if (end && end < buf + len)
+		return err_set(e, CNI_ERR_DECODE,
+			       "network configuration is not valid JSON (trailing data at byte %zu of %zu)",
+			       (size_t)(end - buf), len);
 	if (!cJSON_IsObject(c->root))
 		return err_set(e, CNI_ERR_DECODE, "network configuration must be a JSON object");
 

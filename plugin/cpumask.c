@@ -95,8 +95,8 @@ int cpumask_parse_list(const char *s, struct cpumask *m, char *errbuf, size_t er
 	const char *p = s;
 
 	cpumask_zero(m);
-	while (*p == ' ')
-		p++;
+	/* Strict: a stray space is rejected as a trailing one always was (it
+	 * usually means a hand-edited value is not what the operator meant). */
 	if (!*p)
 		return 0;
 	for (;;) {

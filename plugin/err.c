@@ -46,6 +46,11 @@ void warn_add(struct fs_warn *w, const char *fmt, ...)
 	va_end(ap);
 	if (!s)
 		return;
+	/* Warnings quote user input (annotation values, names); a control byte
+	 * would break the one-line log, the status annotation or a terminal. */
+	for (char *p = s; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	log_msg(LOG_LVL_WARN, "%s", s);
 	if (w->n >= FS_MAX_WARNINGS) {
 		free(s);

@@ -4,6 +4,8 @@
 #ifndef FLOWSTEER_KUBE_H
 #define FLOWSTEER_KUBE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <cjson/cJSON.h>
 
 #include "config.h"
@@ -22,8 +24,40 @@ void kube_close(struct kube_client *k);
  * pod was read, -1 with a warning otherwise. */
 int kube_get_annotations(struct kube_client *k, const char *ns, const char *pod,
 			 cJSON **pod_ann, cJSON **ns_ann, struct fs_warn *w);
+/* GET the namespace only (for when the runtime passed the pod's annotations
+ * but none of ours: the namespace defaults still apply). */
+int kube_get_ns_annotations(struct kube_client *k, const char *ns, cJSON **ns_ann,
+			    struct fs_warn *w);
 /* Strategic-merge patch of metadata.annotations[flowsteer.io/status]. */
 int kube_patch_status(struct kube_client *k, const char *ns, const char *pod,
 		      const char *status_line, struct fs_warn *w);
+
+/* The current context of a kubeconfig; exposed for tests. Secrets are
+ * wiped by kube_creds_free. Relative paths are resolved against the
+ * kubeconfig's directory, as kubectl does. */
+struct kube_creds {
+	char server[2048];              /* https://host[:port][/prefix], no trailing '/' */
+	unsigned char *ca_data;         /* certificate-authority-data, decoded PEM */
+	size_t ca_len;
+	char ca_file[4096];             /* certificate-authority */
+	bool insecure;                  /* insecure-skip-tls-verify */
+	char *token;                    /* token, or the content of tokenFile */
+	unsigned char *cert_data;       /* client-certificate-data */
+	size_t cert_len;
+	char cert_file[4096];           /* client-certificate */
+	unsigned char *key_data;        /* client-key-data */
+	size_t key_len;
+	char key_file[4096];            /* client-key */
+};
+
+/* Parses the kubeconfig at path (libyaml, loaded here). Errors (code 7)
+ * name the file and the key; they never quote a secret. */
+int kube_config_load(const char *path, struct kube_creds *c, struct fs_err *e);
+void kube_creds_free(struct kube_creds *c);
+/* DNS-1123 label (namespaces, <= 63) or subdomain (pod names, <= 253). */
+bool kube_name_valid(const char *s, bool subdomain);
+/* Standard base64 (RFC 4648), whitespace ignored; *out is NUL-terminated
+ * for convenience and must be freed. Returns 0 or -1. */
+int kube_base64_decode(const char *in, unsigned char **out, size_t *outlen);
 
 #endif

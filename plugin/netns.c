@@ -143,6 +143,62 @@ send:
 	_exit(f.status ? 1 : 0);
 }
 
+/*
+ * Fast path (Linux >= 5.2, SPEC §2): enter the netns in this process, take a
+ * detached sysfs of it (fsopen/fsconfig/fsmount: no mount namespace is
+ * created, so neither the host's mounts nor CAP_SYS_CHROOT are involved),
+ * run fn there, and come back. Saves the fork, the child's exit and the copy
+ * of the whole host mount table that unshare(CLONE_NEWNS) makes (it grows
+ * with the pods on a node): about 0.5 ms of a 3 ms ADD here (test/bench).
+ * Returns 1 when detached mounts are unavailable (the caller forks instead).
+ */
+static int run_here(int nsfd, const char *path, netns_fn fn, void *arg,
+		    void **out, size_t *outlen, struct fs_err *e)
+{
+	char errbuf[512] = "";
+	int hostfd, fsfd = -1, mfd = -1, classfd = -1, ret = 0;
+	size_t len = 0;
+	void *blob;
+
+	hostfd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (hostfd < 0)
+		return 1;
+	if (setns(nsfd, CLONE_NEWNET) < 0) {
+		ret = errno;
+		close(hostfd);
+		return err_set(e, ret == EPERM ? FS_ERR_PRIVILEGE : CNI_ERR_IO, "netns %s: setns: %s",
+			       path, strerror(ret));
+	}
+	/* sysfs shows the netns that is current when the superblock is made. */
+	fsfd = fsopen("sysfs", FSOPEN_CLOEXEC);
+	if (fsfd >= 0 && fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+		mfd = fsmount(fsfd, FSMOUNT_CLOEXEC,
+			      MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC | MOUNT_ATTR_NODEV);
+	if (mfd >= 0)
+		classfd = openat(mfd, "class/net", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	blob = classfd >= 0 ? fn(classfd, arg, &len, errbuf, sizeof(errbuf)) : NULL;
+	/* Nothing after this may run in the pod's netns: staying there would
+	 * tune the pod's devices as if they were the node's. */
+	if (setns(hostfd, CLONE_NEWNET) < 0)
+		abort();
+	close(hostfd);
+	if (classfd < 0) {
+		ret = 1;
+	} else if (!blob) {
+		ret = err_set(e, CNI_ERR_IO, "netns %s: %s", path, errbuf[0] ? errbuf : "failed");
+	} else {
+		*out = blob;
+		*outlen = len;
+	}
+	if (classfd >= 0)
+		close(classfd);
+	if (mfd >= 0)
+		close(mfd);
+	if (fsfd >= 0)
+		close(fsfd);
+	return ret;
+}
+
 int netns_run(int nsfd, const char *path, netns_fn fn, void *arg,
 	      void **out, size_t *outlen, struct fs_err *e)
 {
@@ -153,6 +209,10 @@ int netns_run(int nsfd, const char *path, netns_fn fn, void *arg,
 
 	*out = NULL;
 	*outlen = 0;
+	ret = run_here(nsfd, path, fn, arg, out, outlen, e);
+	if (ret <= 0)
+		return ret;
+	ret = 0;
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return err_set(e, CNI_ERR_IO, "pipe: %s", strerror(errno));
 	pid = fork();

@@ -1,7 +1,9 @@
-/* Entering a pod's network namespace. The pod-side work runs in a short-lived
- * child (fork, setns, unshare(CLONE_NEWNS), / slave, fresh sysfs) so the
- * parent never leaves the host namespaces and the host's mounts never change;
- * this is also why CAP_SYS_CHROOT is not needed. */
+/* Entering a pod's network namespace. The pod-side work runs either here,
+ * between setns() into the pod's netns and back, on a detached sysfs of that
+ * netns (fsopen/fsmount, Linux >= 5.2), or, where that is unavailable, in a
+ * short-lived child (fork, setns, unshare(CLONE_NEWNS), / slave, fresh
+ * sysfs). Either way this process never changes mount namespace and the
+ * host's mounts never change; this is also why CAP_SYS_CHROOT is not needed. */
 #ifndef FLOWSTEER_NETNS_H
 #define FLOWSTEER_NETNS_H
 

@@ -62,7 +62,10 @@ cJSON *prevres_convert(const cJSON *prev, const char *version, struct fs_err *e)
 		err_set(e, CNI_ERR_IO, "copying prevResult: out of memory");
 		return NULL;
 	}
-	cJSON_DeleteItemFromObjectCaseSensitive(out, "cniVersion");
+	/* Every copy: cJSON keeps duplicate keys, and a stale one left in front
+	 * of ours would be the version a reader taking the first one sees. */
+	while (cJSON_GetObjectItemCaseSensitive(out, "cniVersion"))
+		cJSON_DeleteItemFromObjectCaseSensitive(out, "cniVersion");
 	/* cniVersion first, as every CNI plugin prints it. */
 	cJSON_AddItemToObject(out, "cniVersion", cJSON_CreateString(version));
 	cJSON_InsertItemInArray(out, 0, cJSON_DetachItemFromObjectCaseSensitive(out, "cniVersion"));

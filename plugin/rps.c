@@ -143,6 +143,14 @@ static int queue_write(int qfd, int i, const char *hex, long long flow)
 	return 0;
 }
 
+static bool queue_holds_mask(const struct rps_queue *q, const char *hex)
+{
+	struct cpumask have, want;
+
+	return hex && hex[0] && cpumask_parse_hex(q->rps_cpus, &have) == 0 &&
+	       cpumask_parse_hex(hex, &want) == 0 && cpumask_equal(&have, &want);
+}
+
 struct rps_dev *rps_dev_load(int classfd, const char *name, int scope)
 {
 	struct rps_dev *d;
@@ -199,7 +207,12 @@ int rps_dev_apply(int classfd, struct rps_dev *d, const char *hex, long long flo
 	if (flow >= 0 && d->nq > 0 && d->orig[0].flow_cnt < 0)
 		flow = -1; /* kernel without RFS: rps_cpus alone */
 	for (i = 0; i < d->nq; i++) {
-		ret = queue_write(qfd, i, hex, flow);
+		/* A value the queue already holds is not written again: each write
+		 * makes the kernel build a new map or flow table (rps_flow_cnt:
+		 * 8 bytes an entry) and an RFS table starts over empty, so every
+		 * pod start would reset the node devices' steering. */
+		ret = queue_write(qfd, i, queue_holds_mask(&d->orig[i], hex) ? NULL : hex,
+				  d->orig[i].flow_cnt == flow ? -1 : flow);
 		if (ret)
 			break;
 	}

@@ -41,8 +41,9 @@ size_t rps_dev_size(const struct rps_dev *d);
  * NULL only on allocation failure. */
 struct rps_dev *rps_dev_load(int classfd, const char *name, int scope);
 /* Writes rps_cpus (hex, kernel format) and, when flow >= 0, rps_flow_cnt on
- * every rx queue; on failure restores the queues already written and sets
- * status/reason. Returns 0 or -errno. */
+ * every rx queue, skipping values a queue already holds (per orig[]); on
+ * failure restores the queues already written and sets status/reason.
+ * Returns 0 or -errno. */
 int rps_dev_apply(int classfd, struct rps_dev *d, const char *hex, long long flow);
 /* Writes the values found at load time back (best effort; returns the first
  * error as -errno). */

@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/file.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -14,10 +16,54 @@
 
 #define RECORD_MAX (1u << 20)
 
+static volatile sig_atomic_t lock_timed_out;
+
+static void lock_alarm(int sig)
+{
+	(void)sig;
+	lock_timed_out = 1;
+}
+
+/*
+ * Sleeps in flock() until the lock is ours or STATE_LOCK_TIMEOUT_MS passes
+ * (SIGALRM, installed without SA_RESTART, interrupts it). The kernel queues
+ * blocked waiters, where polling with LOCK_NB let latecomers overtake: in a
+ * storm of 100 ADDs, 8 at a time on 2 CPUs, the p99 of an ADD fell from
+ * ~34 ms to ~17 ms (test/bench/bench.sh). Returns 0, ETIMEDOUT or an errno.
+ */
+static int lock_wait(int fd)
+{
+	struct sigaction sa = { .sa_handler = lock_alarm }, old_sa;
+	struct itimerval it = { 0 };
+	int ret;
+
+	sigemptyset(&sa.sa_mask);
+	lock_timed_out = 0;
+	it.it_value.tv_sec = STATE_LOCK_TIMEOUT_MS / 1000;
+	it.it_value.tv_usec = (STATE_LOCK_TIMEOUT_MS % 1000) * 1000;
+	if (sigaction(SIGALRM, &sa, &old_sa) < 0)
+		return errno;
+	if (setitimer(ITIMER_REAL, &it, NULL) < 0) {
+		ret = errno;
+		sigaction(SIGALRM, &old_sa, NULL);
+		return ret;
+	}
+	do {
+		ret = flock(fd, LOCK_EX) ? errno : 0;
+	} while (ret == EINTR && !lock_timed_out);
+	memset(&it, 0, sizeof(it));
+	setitimer(ITIMER_REAL, &it, NULL);
+	sigaction(SIGALRM, &old_sa, NULL);
+	/* EINTR here means the timer fired first (a lock won in the same
+	 * instant returned 0 and is kept). */
+	if (ret == EINTR)
+		ret = ETIMEDOUT;
+	return ret;
+}
+
 int state_lock(struct state *st, const char *dir, struct fs_err *e)
 {
 	char path[PATH_MAX];
-	struct timespec start, now;
 	int ret;
 
 	st->lockfd = -1;
@@ -32,29 +78,23 @@ int state_lock(struct state *st, const char *dir, struct fs_err *e)
 	st->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (st->lockfd < 0)
 		return err_set(e, CNI_ERR_IO, "opening lock %s: %s", path, strerror(errno));
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (;;) {
-		long ms;
-
-		if (flock(st->lockfd, LOCK_EX | LOCK_NB) == 0)
-			return 0;
-		if (errno != EWOULDBLOCK && errno != EINTR) {
-			ret = errno;
-			close(st->lockfd);
-			st->lockfd = -1;
-			return err_set(e, CNI_ERR_IO, "locking %s: %s", path, strerror(ret));
-		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-		if (ms > STATE_LOCK_TIMEOUT_MS) {
-			close(st->lockfd);
-			st->lockfd = -1;
-			return err_set(e, CNI_ERR_TRY_LATER,
-				       "lock %s held by another invocation for over %d ms", path,
-				       STATE_LOCK_TIMEOUT_MS);
-		}
-		usleep(500);
+	/* An uncontended lock costs one call. */
+	if (flock(st->lockfd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	if (errno != EWOULDBLOCK && errno != EINTR) {
+		ret = errno;
+		goto fail;
 	}
+	ret = lock_wait(st->lockfd);
+	if (!ret)
+		return 0;
+fail:
+	close(st->lockfd);
+	st->lockfd = -1;
+	if (ret == ETIMEDOUT)
+		return err_set(e, CNI_ERR_TRY_LATER, "lock %s held by another invocation for over %d ms",
+			       path, STATE_LOCK_TIMEOUT_MS);
+	return err_set(e, CNI_ERR_IO, "locking %s: %s", path, strerror(ret));
 }
 
 void state_unlock(struct state *st)
@@ -100,7 +140,8 @@ static int json_write(const char *path, const cJSON *j, struct fs_err *e)
 
 	if (!s)
 		return err_set(e, CNI_ERR_IO, "serialising %s: out of memory", path);
-	ret = file_write_atomic(path, s, strlen(s), 0600);
+	/* Records describe volatile kernel state: see file_write_atomic_nodirsync. */
+	ret = file_write_atomic_nodirsync(path, s, strlen(s), 0600);
 	free(s);
 	if (ret)
 		return err_set(e, CNI_ERR_IO, "writing %s: %s", path, strerror(-ret));
@@ -153,6 +194,49 @@ void state_record_remove_file(struct state *st, const char *file)
 
 	snprintf(path, sizeof(path), "%s/attachments/%s", st->dir, file);
 	unlink(path);
+}
+
+/* "<file>.tmp.<digits>": what file_write_atomic names its temp files. */
+static bool tmp_name(const char *name)
+{
+	const char *t = strstr(name, ".tmp.");
+
+	if (!t || !t[5])
+		return false;
+	for (t += 5; *t; t++)
+		if (*t < '0' || *t > '9')
+			return false;
+	return true;
+}
+
+static int sweep_dir(const char *dir)
+{
+	char path[PATH_MAX + 256];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (!tmp_name(de->d_name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (unlink(path) == 0) {
+			log_msg(LOG_LVL_INFO, "removed %s, left by a writer that died before its rename", path);
+			n++;
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+int state_tmp_sweep(struct state *st)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/attachments", st->dir);
+	return sweep_dir(st->dir) + sweep_dir(path);
 }
 
 static bool record_name(const char *name, bool *node_ref)

@@ -37,6 +37,10 @@ int state_records_foreach(struct state *st, state_record_fn fn, void *arg);
 /* Same, without taking the lock (read-only views such as `flowsteer status`). */
 int state_records_foreach_dir(const char *dir, state_record_fn fn, void *arg);
 void state_record_remove_file(struct state *st, const char *file);
+/* Removes the temp files ("*.tmp.<pid>") of atomic writes whose writer died
+ * before its rename. Only lock holders write, so under the lock every one
+ * of them is garbage. Returns how many were removed. */
+int state_tmp_sweep(struct state *st);
 
 /* node.json: originals of node devices and the sysctl; NULL when absent. */
 cJSON *state_node_read(struct state *st);

@@ -493,6 +493,7 @@ int tune_node_restore(struct state *st, int classfd)
 		if (w && w != -ENOENT && !ret)
 			ret = w;
 		free(q);
+		debug_hook("restore-partial");
 	}
 	sock = cJSON_GetObjectItemCaseSensitive(node, "sockFlowEntries");
 	if (cJSON_IsNumber(sock)) {

@@ -121,7 +121,8 @@ int file_write_at(int dirfd, const char *path, const char *s)
 	return ret;
 }
 
-int file_write_atomic(const char *path, const char *data, size_t len, mode_t mode)
+static int write_atomic(const char *path, const char *data, size_t len, mode_t mode,
+			bool dir_sync)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
 	int fd = -1, dfd = -1, ret = 0;
@@ -160,11 +161,12 @@ int file_write_atomic(const char *path, const char *data, size_t len, mode_t mod
 		goto out;
 	}
 	fd = -1;
+	debug_hook("before-rename");
 	if (rename(tmp, path) < 0) {
 		ret = -errno;
 		goto out;
 	}
-	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dfd = dir_sync ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	if (dfd >= 0) {
 		fsync(dfd);
 		close(dfd);
@@ -175,6 +177,16 @@ out:
 		close(fd);
 	unlink(tmp);
 	return ret;
+}
+
+int file_write_atomic(const char *path, const char *data, size_t len, mode_t mode)
+{
+	return write_atomic(path, data, len, mode, true);
+}
+
+int file_write_atomic_nodirsync(const char *path, const char *data, size_t len, mode_t mode)
+{
+	return write_atomic(path, data, len, mode, false);
 }
 
 int file_read_all(const char *path, size_t max, char **out, size_t *outlen)

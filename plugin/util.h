@@ -25,6 +25,12 @@ int file_write_at(int dirfd, const char *path, const char *s);
 /* Replaces path atomically: temp file in the same directory, fsync, rename,
  * fsync of the directory. Keeps `mode`. Returns 0 or -errno. */
 int file_write_atomic(const char *path, const char *data, size_t len, mode_t mode);
+/* The same without the directory fsync. Readers and a crashed process still
+ * only ever see the old or the new whole file (temp, fsync, rename); what is
+ * left out is only the rename's durability across a power loss. For stateDir
+ * records that describe volatile kernel state (a reboot resets every value
+ * they describe) that buys nothing and costs one disk flush per write. */
+int file_write_atomic_nodirsync(const char *path, const char *data, size_t len, mode_t mode);
 /* Reads a whole file up to max bytes into a malloc()ed NUL-terminated buffer. */
 int file_read_all(const char *path, size_t max, char **out, size_t *outlen);
 

@@ -1,0 +1,193 @@
+/* Per-pod decision from annotations (SPEC §5): pod > namespace > config,
+ * key by key. Bad values are ignored with a warning, never an error. */
+#include <stdio.h>
+#include <string.h>
+
+#include "annot.h"
+
+/* Where one key's value came from; the order is the precedence. */
+enum annot_level { LVL_CONFIG, LVL_NAMESPACE, LVL_POD };
+
+struct annot_src {
+	const cJSON *ann;
+	const char *name;       /* "runtime" | "pod" | "namespace" */
+	enum annot_level level;
+};
+
+/* Annotation values come from users: a newline or control byte in a warning
+ * would break the one-line-per-event log, and a huge value would flood it. */
+static void annot_quote(const char *s, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (; *s && o + 4 < len; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		out[o++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+	}
+	if (*s && len >= 4) {
+		o = o > len - 4 ? len - 4 : o;
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+}
+
+/* The key's string value; a present non-string is reported and treated as
+ * absent so the next level decides. */
+static const char *annot_get(const struct annot_src *src, const char *key, struct fs_warn *w)
+{
+	const cJSON *v;
+	char *printed;
+
+	if (!cJSON_IsObject(src->ann))
+		return NULL;
+	v = cJSON_GetObjectItemCaseSensitive(src->ann, key);
+	if (!v)
+		return NULL;
+	if (cJSON_IsString(v) && v->valuestring)
+		return v->valuestring;
+	printed = cJSON_PrintUnformatted(v);
+	if (printed) {
+		char q[80];
+
+		annot_quote(printed, q, sizeof(q));
+		warn_add(w, "annotation %s = %s (%s) is not a string; ignored", key, q, src->name);
+		cJSON_free(printed);
+	}
+	return NULL;
+}
+
+static void annot_warn_bad(struct fs_warn *w, const struct annot_src *src, const char *key,
+			   const char *val, const char *why)
+{
+	char q[80];
+
+	annot_quote(val, q, sizeof(q));
+	warn_add(w, "annotation %s = \"%s\" (%s) %s; ignored", key, q, src->name, why);
+}
+
+/* "all" is the configured set: it lets a pod undo a namespace's narrowing
+ * without being able to add anything. */
+static int annot_cpus_parse(const char *val, const struct cpumask *node_cpus, struct cpumask *out,
+			    char *why, size_t whylen)
+{
+	struct cpumask m, extra;
+	char err[128] = "", list[256] = "";
+
+	if (!strcmp(val, "all")) {
+		*out = *node_cpus;
+		if (cpumask_empty(out)) {
+			snprintf(why, whylen, "leaves no CPU (configured set is empty)");
+			return -1;
+		}
+		return 0;
+	}
+	if (cpumask_parse_list(val, &m, err, sizeof(err))) {
+		snprintf(why, whylen, "is not a cpulist (%s)", err);
+		return -1;
+	}
+	cpumask_andnot(&extra, &m, node_cpus);
+	cpumask_format_list(node_cpus, list, sizeof(list));
+	if (!cpumask_empty(&extra)) {
+		char ex[256] = "";
+
+		cpumask_format_list(&extra, ex, sizeof(ex));
+		snprintf(why, whylen, "would add CPUs %s outside the configured set \"%s\"", ex, list);
+		return -1;
+	}
+	if (cpumask_empty(&m)) {
+		snprintf(why, whylen, "leaves no CPU (configured set \"%s\")", list);
+		return -1;
+	}
+	*out = m;
+	return 0;
+}
+
+bool annot_has_ours(const cJSON *ann)
+{
+	static const char *const keys[] = { ANNOT_MODE, ANNOT_SCOPE, ANNOT_CPUS };
+
+	if (!cJSON_IsObject(ann))
+		return false;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (cJSON_GetObjectItemCaseSensitive(ann, keys[i]))
+			return true;
+	return false;
+}
+
+void annot_decide(const struct fs_config *cfg, const struct cpumask *node_cpus,
+		  const cJSON *pod_ann, const char *pod_source,
+		  const cJSON *ns_ann, struct fs_decision *d, struct fs_warn *w)
+{
+	const struct annot_src srcs[] = {
+		{ pod_ann, pod_source && pod_source[0] ? pod_source : "pod", LVL_POD },
+		{ ns_ann, "namespace", LVL_NAMESPACE },
+	};
+	const struct annot_src *mode_src = NULL, *scope_src = NULL, *cpus_src = NULL, *top;
+	const char *val;
+	char why[512];
+
+	memset(d, 0, sizeof(*d));
+	d->mode = cfg->mode;
+	d->scope = cfg->scope;
+	d->cpus = *node_cpus;
+
+	/* Every level is read even when a higher one decided, so that a bad
+	 * value anywhere is reported rather than silently lingering. */
+	for (size_t i = 0; i < sizeof(srcs) / sizeof(srcs[0]); i++) {
+		const struct annot_src *s = &srcs[i];
+		enum fs_mode m;
+		enum fs_scope sc;
+		struct cpumask c;
+
+		val = annot_get(s, ANNOT_MODE, w);
+		if (val) {
+			if (config_mode_parse(val, &m))
+				annot_warn_bad(w, s, ANNOT_MODE, val, "is invalid (expected off, rps or rfs)");
+			else if (!mode_src) {
+				d->mode = m;
+				mode_src = s;
+			}
+		}
+		val = annot_get(s, ANNOT_SCOPE, w);
+		if (val) {
+			if (config_scope_parse(val, &sc))
+				annot_warn_bad(w, s, ANNOT_SCOPE, val,
+					       "is invalid (expected container, host or both)");
+			else if (!scope_src) {
+				d->scope = sc;
+				scope_src = s;
+			}
+		}
+		val = annot_get(s, ANNOT_CPUS, w);
+		if (val) {
+			if (annot_cpus_parse(val, node_cpus, &c, why, sizeof(why)))
+				annot_warn_bad(w, s, ANNOT_CPUS, val, why);
+			else if (!cpus_src) {
+				d->cpus = c;
+				cpus_src = s;
+			}
+		}
+	}
+
+	/* An explicit mode annotation decides on its own (off opts out, rps/rfs
+	 * opt in, even under policy opt-in or a config mode of off). Without
+	 * one, opt-out tunes with the configured mode and opt-in does not. */
+	if (mode_src)
+		d->tune = d->mode != FS_MODE_OFF;
+	else
+		d->tune = cfg->policy == FS_POLICY_OPT_OUT && cfg->mode != FS_MODE_OFF;
+	if (!d->tune)
+		d->mode = FS_MODE_OFF;
+
+	/* scope and cpus only matter to a pod that is tuned. */
+	top = mode_src;
+	if (d->tune) {
+		if (scope_src && (!top || scope_src->level > top->level))
+			top = scope_src;
+		if (cpus_src && (!top || cpus_src->level > top->level))
+			top = cpus_src;
+	}
+	snprintf(d->source, sizeof(d->source), "%s", top ? top->name : "config");
+}

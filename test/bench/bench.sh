@@ -1,0 +1,334 @@
+#!/usr/bin/env bash
+# How long an ADD and a DEL take, next to the reference `tuning` plugin and
+# to the floor (the least a process can do to write the same sysfs files).
+#
+#   test/bench/bench.sh [RUNS]        (root; `make bench` sets FLOWSTEER_BIN)
+#
+# Environment:
+#   FLOWSTEER_BIN   the binary (default build/flowsteer)
+#   BASELINE_BIN    a second flowsteer binary measured in the same loop
+#                   (before/after comparisons), optional
+#   RUNS            iterations of the interleaved loop (default 200)
+#   STORM_PODS / STORM_PAR   the pod-start storm: pods, ADDs at a time (100 / 8)
+#   ABLATION=0      skip the "where the time goes" variants
+#   STATE_BASE      where stateDirs live (default /var/tmp: a disk, like
+#                   /var/lib/cni; tmpfs would hide the cost of fsync)
+#
+# What runs, all inside a node netns made here (never the host's devices):
+#   - a node netns with an underlay veth carrying the default route
+#     (@underlay), a pod netns joined by a cali* veth, and a second pod
+#     ("holder") kept attached so the node's devices are already tuned: the
+#     steady state of a node that has pods. A first-pod case is measured too.
+#   - one loop, interleaved per iteration: flowsteer ADD, tuning ADD, floor,
+#     flowsteer DEL, tuning DEL (and BASELINE_BIN's ADD/DEL when set).
+#     flowsteer: mode rfs, scope both, default hostDevices.
+#     tuning (/usr/lib/cni/tuning): sysctl net.core.somaxconn in the pod netns.
+#     floor (test/bench/floor.c, cc -O2 -static): fork, setns, unshare,
+#     mount sysfs, write rps_cpus + rps_flow_cnt of eth0; then the same on the
+#     host veth and ul0 — the same files flowsteer writes, nothing else.
+#   Wall time per invocation is taken by a small Python driver around
+#   fork/exec/wait4 (it includes process start, as a runtime sees it). Peak RSS
+#   comes from /usr/bin/time -f %M.
+#   - the pod-start storm: STORM_PODS pods, STORM_PAR ADDs at a time, then the
+#     DELs the same way: total time and per-call median/p99, and the node's
+#     reference count checked after each phase.
+#   - ablation: the same ADD with one cost taken away at a time.
+set -euo pipefail
+
+RUNS=${1:-${RUNS:-200}}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=${FLOWSTEER_BIN:-$ROOT/build/flowsteer}
+BASE_BIN=${BASELINE_BIN:-}
+TUNING=${TUNING_BIN:-/usr/lib/cni/tuning}
+FIXTURES=${FIXTURES:-$ROOT/../shared/fixtures}
+[ -d "$FIXTURES" ] || FIXTURES=$ROOT/test/fixtures
+PREV=$FIXTURES/calico-v3.31-prevresult-1.0.0.json
+STORM_PODS=${STORM_PODS:-100}
+STORM_PAR=${STORM_PAR:-8}
+ABLATION=${ABLATION:-1}
+STATE_BASE=${STATE_BASE:-/var/tmp}
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+
+die() { echo "bench: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
+for t in ip jq cc "$PY"; do command -v "$t" >/dev/null || die "$t is not installed"; done
+[ -x /usr/bin/time ] || die "/usr/bin/time is not installed (Debian package: time)"
+[ -x "$BIN" ] || die "$BIN not built (run make)"
+[ -x "$TUNING" ] || die "$TUNING missing (Debian package: containernetworking-plugins)"
+[ -f "$PREV" ] || die "fixture $PREV missing"
+BIN=$(readlink -f "$BIN")
+[ -z "$BASE_BIN" ] || BASE_BIN=$(readlink -f "$BASE_BIN")
+
+P=fsb$$
+NODE=${P}n
+W=$(mktemp -d "$STATE_BASE/flowsteer-bench.XXXXXX")
+NSS=()
+cleanup() {
+	local n
+	for ((n = ${#NSS[@]} - 1; n >= 0; n--)); do ip netns del "${NSS[$n]}" 2>/dev/null || true; done
+	rm -rf "$W"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+addns() { ip netns add "$1"; NSS+=("$1"); }
+
+# Node netns: lo, underlay veth ul0 with the default route (@underlay).
+addns "$NODE"
+addns "${P}u"
+ip -n "$NODE" link set lo up
+ip -n "$NODE" link add ul0 type veth peer name ul0 netns "${P}u"
+ip -n "$NODE" addr add 198.51.100.1/30 dev ul0
+ip -n "$NODE" link set ul0 up
+ip -n "${P}u" link set ul0 up
+ip -n "$NODE" route add default via 198.51.100.2 dev ul0
+
+# mkpod NAME HOSTVETH: pod netns NAME with eth0, peer HOSTVETH in the node.
+mkpod() {
+	addns "$1"
+	ip -n "$NODE" link add "$2" type veth peer name eth0 netns "$1"
+	ip -n "$NODE" link set "$2" up
+	ip -n "$1" link set eth0 up
+}
+mkpod "${P}p" calibench0
+mkpod "${P}h" calibenchh
+
+# fsconf HOSTVETH NETNS STATEDIR [JQ]: flowsteer config with Calico's prevResult.
+fsconf() {
+	jq -c --arg host "$1" --arg netns "$2" --arg state "$3" --arg log "$W/flowsteer.log" '
+		{cniVersion: "1.0.0", name: "k8s-pod-network", type: "flowsteer",
+		 stateDir: $state, logFile: $log, logLevel: "info",
+		 prevResult: (.cniVersion = "1.0.0"
+			| .interfaces |= map(if .sandbox then .sandbox = $netns else .name = $host end))}' \
+		"$PREV" | jq -c "${4:-.}"
+}
+ST=$W/state
+fsconf calibench0 "/run/netns/${P}p" "$ST" >"$W/fs.json"
+fsconf calibenchh "/run/netns/${P}h" "$ST" >"$W/holder.json"
+fsconf calibench0 "/run/netns/${P}p" "$W/state-first" >"$W/fs-first.json"
+fsconf calibench0 "/run/netns/${P}p" "$W/state-base" >"$W/base.json"
+fsconf calibench0 "/run/netns/${P}p" "$W/state-base-first" >"$W/base-first.json"
+jq -c '{cniVersion: "1.0.0", name: "k8s-pod-network", type: "tuning",
+	sysctl: {"net.core.somaxconn": "1024"}, prevResult: .prevResult}' "$W/fs.json" >"$W/tuning.json"
+# Ablation variants (same pod, steady state unless said).
+fsconf calibench0 "/run/netns/${P}p" /dev/shm/"${P}-state" >"$W/abl-tmpfs.json"
+fsconf calibench0 "/run/netns/${P}p" "$ST" '.hostDevices = ["ul0"]' >"$W/abl-ul0.json"
+fsconf calibench0 "/run/netns/${P}p" "$ST" '.scope = "container"' >"$W/abl-container.json"
+fsconf calibench0 "/run/netns/${P}p" "$ST" '.scope = "host"' >"$W/abl-host.json"
+fsconf calibench0 "/run/netns/${P}p" "$ST" '.mode = "rps"' >"$W/abl-rps.json"
+fsconf calibench0 "/run/netns/${P}p" "$ST" '.mode = "off"' >"$W/abl-off.json"
+trap 'rm -rf /dev/shm/"${P}-state"; cleanup' EXIT
+
+cc -O2 -static -Wall -Wextra -o "$W/floor" "$ROOT/test/bench/floor.c" ||
+	die "building floor.c (static glibc: Debian package libc6-dev)"
+
+# Every hex in one place: what flowsteer writes for "all online CPUs".
+HEX=$(ip netns exec "$NODE" env CNI_COMMAND=ADD CNI_CONTAINERID=probe CNI_NETNS="/run/netns/${P}p" \
+	CNI_IFNAME=eth0 CNI_PATH=/opt/cni/bin "$BIN" <"$W/fs-first.json" | jq -r '.flowsteer.devices[0].rpsCpus')
+ip netns exec "$NODE" env CNI_COMMAND=DEL CNI_CONTAINERID=probe CNI_IFNAME=eth0 "$BIN" <"$W/fs-first.json" >/dev/null
+[ -n "$HEX" ] && [ "$HEX" != null ] || die "flowsteer ADD did not report a mask (see $W/flowsteer.log)"
+
+cat >"$W/drive.py" <<'PYEOF'
+import json, os, subprocess, sys, time, statistics
+from concurrent.futures import ThreadPoolExecutor
+
+W = os.environ["W"]
+ENV = dict(os.environ)
+
+def run(cmd, env, stdin):
+    with open(stdin, "rb") as f:
+        t = time.perf_counter_ns()
+        p = subprocess.Popen(cmd, stdin=f, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        _, st, _ = os.wait4(p.pid, 0)
+        dt = (time.perf_counter_ns() - t) / 1e6
+    rc = os.waitstatus_to_exitcode(st)
+    if rc != 0:
+        sys.exit(f"bench: {' '.join(cmd)} < {stdin} exited {rc}")
+    return dt
+
+def cni(binary, verb, conf, cid="bench", netns=None, extra=None):
+    env = dict(ENV, CNI_COMMAND=verb, CNI_CONTAINERID=cid, CNI_IFNAME="eth0",
+               CNI_NETNS=netns or os.environ["POD_NETNS"], CNI_PATH="/opt/cni/bin",
+               CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=bench;K8S_POD_NAME=" + cid)
+    env.update(extra or {})
+    return ([binary], env, conf)
+
+def pct(xs, q):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, max(0, int(round(q * (len(xs) - 1)))))]
+
+def summary(res):
+    return {k: {"median": statistics.median(v), "p99": pct(v, 0.99), "min": min(v), "n": len(v)}
+            for k, v in res.items()}
+
+def loop(runs, steps):
+    res = {name: [] for name, _ in steps if not name.startswith("_")}
+    for _ in range(runs):
+        for name, spec in steps:
+            dt = run(*spec)
+            if not name.startswith("_"):
+                res[name].append(dt)
+    return summary(res)
+
+mode = sys.argv[1]
+out = {}
+if mode == "main":
+    runs = int(sys.argv[2])
+    fs, tun = os.environ["BIN"], os.environ["TUNING"]
+    base = os.environ.get("BASE_BIN", "")
+    floor = [W + "/floor", os.environ["POD_NETNS"], "eth0", os.environ["HEX"], "32768",
+             "calibench0", "ul0"]
+    steps = [("flowsteer ADD", cni(fs, "ADD", W + "/fs.json")),
+             ("tuning ADD", cni(tun, "ADD", W + "/tuning.json")),
+             ("floor", (floor, ENV, W + "/fs.json")),
+             ("static exec", ([W + "/floor", "--noop"], ENV, W + "/fs.json")),
+             ("flowsteer DEL", cni(fs, "DEL", W + "/fs.json")),
+             ("tuning DEL", cni(tun, "DEL", W + "/tuning.json"))]
+    if base:
+        steps += [("baseline ADD", cni(base, "ADD", W + "/base.json")),
+                  ("baseline DEL", cni(base, "DEL", W + "/base.json"))]
+    out["steady"] = loop(runs, steps)
+    # First pod on the node: no holder, so the node's originals are saved
+    # (node.json) on ADD and restored on DEL.
+    steps = [("flowsteer ADD first pod", cni(fs, "ADD", W + "/fs-first.json")),
+             ("flowsteer DEL last pod", cni(fs, "DEL", W + "/fs-first.json"))]
+    if base:
+        steps += [("baseline ADD first pod", cni(base, "ADD", W + "/base-first.json")),
+                  ("baseline DEL last pod", cni(base, "DEL", W + "/base-first.json"))]
+    out["first"] = loop(max(20, runs // 2), steps)
+elif mode == "ablation":
+    runs = int(sys.argv[2])
+    fs = os.environ["BIN"]
+    names = [("as configured (rfs, both, @calico+@underlay)", "fs.json"),
+             ("stateDir on tmpfs (no fsync cost)", "abl-tmpfs.json"),
+             ("hostDevices [ul0] (no route dump)", "abl-ul0.json"),
+             ("scope container (no host side)", "abl-container.json"),
+             ("scope host (no netns entry)", "abl-host.json"),
+             ("mode rps", "abl-rps.json"),
+             ("mode off (parse + decide only)", "abl-off.json")]
+    steps = []
+    for label, conf in names:
+        steps.append((label, cni(fs, "ADD", W + "/" + conf)))
+        steps.append(("_del", cni(fs, "DEL", W + "/" + conf)))
+    steps.append(("VERSION (process start, libs, caps)", cni(fs, "VERSION", W + "/fs.json")))
+    out["ablation"] = loop(runs, steps)
+elif mode == "storm":
+    n, par = int(sys.argv[2]), int(sys.argv[3])
+    fs = os.environ["BIN"]
+    def one(verb, i):
+        return run(*cni(fs, verb, f"{W}/storm/{i}.json", cid=f"storm{i}",
+                        netns=f"/run/netns/{os.environ['P']}s{i}"))
+    for verb in ("ADD", "DEL"):
+        t = time.perf_counter()
+        with ThreadPoolExecutor(par) as ex:
+            lat = list(ex.map(lambda i: one(verb, i), range(n)))
+        total = (time.perf_counter() - t) * 1000
+        refs = len([f for f in os.listdir(W + "/storm-state/attachments") if f.endswith(".n.json")])
+        out[verb] = {"total_ms": total, "median": statistics.median(lat), "p99": pct(lat, 0.99),
+                     "max": max(lat), "refs_after": refs}
+json.dump(out, sys.stdout)
+PYEOF
+
+export W BIN BASE_BIN TUNING HEX P POD_NETNS="/run/netns/${P}p"
+inode() { ip netns exec "$NODE" "$@"; }
+
+# The holder pod keeps the node tuned during the steady-state loop.
+inode env CNI_COMMAND=ADD CNI_CONTAINERID=holder CNI_NETNS="/run/netns/${P}h" CNI_IFNAME=eth0 \
+	CNI_PATH=/opt/cni/bin "$BIN" <"$W/holder.json" >/dev/null
+if [ -n "$BASE_BIN" ]; then
+	jq -c --arg s "$W/state-base" '.stateDir = $s' "$W/holder.json" >"$W/base-holder.json"
+	inode env CNI_COMMAND=ADD CNI_CONTAINERID=holder CNI_NETNS="/run/netns/${P}h" CNI_IFNAME=eth0 \
+		CNI_PATH=/opt/cni/bin "$BASE_BIN" <"$W/base-holder.json" >/dev/null
+fi
+# Ablation's tmpfs stateDir gets its own holder, or its ADD would be a first pod.
+jq -c --arg s "/dev/shm/${P}-state" '.stateDir = $s' "$W/holder.json" >"$W/abl-holder.json"
+inode env CNI_COMMAND=ADD CNI_CONTAINERID=holder CNI_NETNS="/run/netns/${P}h" CNI_IFNAME=eth0 \
+	CNI_PATH=/opt/cni/bin "$BIN" <"$W/abl-holder.json" >/dev/null
+
+echo "== flowsteer bench: $(date -u +%FT%TZ), $(nproc) CPUs, kernel $(uname -r)"
+echo "   flowsteer: $BIN${BASE_BIN:+ (baseline: $BASE_BIN)}"
+echo "   tuning:    $TUNING; stateDir under $STATE_BASE ($(df -T "$STATE_BASE" | awk 'NR==2 {print $2}'))"
+echo "   command:   $0 $RUNS  (RUNS=$RUNS STORM_PODS=$STORM_PODS STORM_PAR=$STORM_PAR)"
+echo
+inode "$PY" "$W/drive.py" main "$RUNS" >"$W/main.json"
+
+fmt() { # fmt JSON SECTION: one line per measurement
+	jq -r --arg s "$2" '.[$s] | to_entries[] |
+		"  \(.key | . + " " * (44 - length)) median \(.value.median * 1000 | round / 1000) ms   p99 \(.value.p99 * 1000 | round / 1000) ms   (n=\(.value.n))"' "$1"
+}
+echo "-- interleaved loop, steady state (another pod holds the node devices), $RUNS iterations"
+fmt "$W/main.json" steady
+echo "-- first pod on the node (node.json written on ADD, node restored on DEL)"
+fmt "$W/main.json" first
+echo
+m() { jq -r --arg s "$2" --arg k "$3" '.[$s][$k].median' "$1"; }
+FS=$(m "$W/main.json" steady "flowsteer ADD")
+TU=$(m "$W/main.json" steady "tuning ADD")
+FL=$(m "$W/main.json" steady "floor")
+EX=$(m "$W/main.json" steady "static exec")
+FS1=$(m "$W/main.json" first "flowsteer ADD first pod")
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+echo "-- ratios (medians, same run)"
+echo "  flowsteer ADD / tuning ADD            $(ratio "$FS" "$TU")   (target <= 0.5)"
+echo "  flowsteer ADD / floor                 $(ratio "$FS" "$FL")   (target <= 1.25)"
+echo "  flowsteer ADD first pod / tuning ADD  $(ratio "$FS1" "$TU")"
+echo "  flowsteer ADD first pod / floor       $(ratio "$FS1" "$FL")"
+awk -v f="$FS" -v t="$TU" -v l="$FL" -v e="$EX" 'BEGIN {
+	printf "  net of process start (minus static exec %.3f ms): flowsteer %.3f, tuning %.3f, floor %.3f ms\n",
+		e, f - e, t - e, l - e }'
+if [ -n "$BASE_BIN" ]; then
+	B=$(m "$W/main.json" steady "baseline ADD")
+	B1=$(m "$W/main.json" first "baseline ADD first pod")
+	echo "  flowsteer ADD / baseline ADD          $(ratio "$FS" "$B")   first pod: $(ratio "$FS1" "$B1")"
+fi
+
+echo
+echo "-- peak RSS (/usr/bin/time -f %M, max of 5 runs, KiB)"
+rss() { # rss LABEL CMD...: stdin from $RSS_IN
+	local label=$1 i v max=0
+	shift
+	for i in 1 2 3 4 5; do
+		v=$(inode /usr/bin/time -f %M "$@" <"$RSS_IN" 2>&1 >/dev/null | tail -n1)
+		[ "$v" -gt "$max" ] && max=$v
+	done
+	printf '  %-44s %6s KiB\n' "$label" "$max"
+}
+cenv=(env CNI_CONTAINERID=bench CNI_NETNS="$POD_NETNS" CNI_IFNAME=eth0 CNI_PATH=/opt/cni/bin)
+RSS_IN=$W/fs.json
+rss_fs() { rss "flowsteer $1" "${cenv[@]}" CNI_COMMAND="$1" "$BIN"; }
+rss_fs ADD
+rss_fs DEL
+RSS_IN=$W/tuning.json
+rss "tuning ADD" "${cenv[@]}" CNI_COMMAND=ADD "$TUNING"
+rss "tuning DEL" "${cenv[@]}" CNI_COMMAND=DEL "$TUNING"
+RSS_IN=$W/fs.json
+rss "floor" "$W/floor" "$POD_NETNS" eth0 "$HEX" 32768 calibench0 ul0
+rss "floor --noop (what time itself shows)" "$W/floor" --noop
+echo "  (target: flowsteer <= 4096 KiB)"
+
+if [ "$ABLATION" = 1 ]; then
+	echo
+	echo "-- where the time goes: the same steady-state ADD with one cost removed ($((RUNS / 2)) iterations)"
+	inode "$PY" "$W/drive.py" ablation "$((RUNS / 2))" >"$W/abl.json"
+	fmt "$W/abl.json" ablation
+fi
+
+if [ "$STORM_PODS" -gt 0 ]; then
+	echo
+	echo "-- pod-start storm: $STORM_PODS ADDs, $STORM_PAR at a time, then the DELs the same way"
+	mkdir -p "$W/storm"
+	: >"$W/storm.batch"
+	for ((i = 0; i < STORM_PODS; i++)); do
+		addns "${P}s$i"
+		printf 'link add calistorm%d type veth peer name eth0 netns %s\nlink set calistorm%d up\n' \
+			"$i" "${P}s$i" "$i" >>"$W/storm.batch"
+		fsconf "calistorm$i" "/run/netns/${P}s$i" "$W/storm-state" >"$W/storm/$i.json"
+	done
+	ip -n "$NODE" -batch "$W/storm.batch"
+	for ((i = 0; i < STORM_PODS; i++)); do ip -n "${P}s$i" link set eth0 up; done
+	inode "$PY" "$W/drive.py" storm "$STORM_PODS" "$STORM_PAR" >"$W/storm.json"
+	jq -r 'to_entries[] | "  \(.key): total \(.value.total_ms | round) ms, per call median \(.value.median * 1000 | round / 1000) ms, p99 \(.value.p99 * 1000 | round / 1000) ms, max \(.value.max * 1000 | round / 1000) ms; node references after: \(.value.refs_after)"' "$W/storm.json"
+	[ "$(jq '.ADD.refs_after' "$W/storm.json")" = "$STORM_PODS" ] || die "storm: reference count after the ADDs is not $STORM_PODS"
+	[ "$(jq '.DEL.refs_after' "$W/storm.json")" = 0 ] || die "storm: reference count after the DELs is not 0"
+fi
