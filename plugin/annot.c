@@ -93,7 +93,7 @@ static int annot_cpus_parse(const char *val, const struct cpumask *node_cpus, st
 		char ex[256] = "";
 
 		cpumask_format_list(&extra, ex, sizeof(ex));
-		snprintf(why, whylen, "would add CPUs %s outside the configured set \"%s\"", ex, list);
+		snprintf(why, whylen, "would add CPUs %.120s outside the configured set \"%.120s\"", ex, list);
 		return -1;
 	}
 	if (cpumask_empty(&m)) {

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -126,14 +127,19 @@ static int write_atomic(const char *path, const char *data, size_t len, mode_t m
 {
 	char tmp[PATH_MAX], dir[PATH_MAX];
 	int fd = -1, dfd = -1, ret = 0;
+	struct timespec ts;
 	size_t off = 0;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
+	/* pid + nanoseconds, created O_EXCL: two writers that share a pid
+	 * number (PID 1 of two containers on one hostPath) never share a temp
+	 * file. Digits only, as state_tmp_sweep() expects. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d%09ld", path, (int)getpid(), ts.tv_nsec) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	ret = path_dirname(path, dir, sizeof(dir));
 	if (ret)
 		return ret;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return -errno;
 	if (fchmod(fd, mode) < 0) {
