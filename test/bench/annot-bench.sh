@@ -33,12 +33,18 @@ NODE=fsab$$n
 POD=fsab$$p
 SRV_PID=
 cleanup() {
-	[ -n "$SRV_PID" ] && kill "$SRV_PID" 2>/dev/null && wait "$SRV_PID" 2>/dev/null
+	# (an `a && b` whose last part fails would end this under set -e,
+	# before the namespaces are gone)
+	if [ -n "$SRV_PID" ]; then
+		kill "$SRV_PID" 2>/dev/null || true
+		wait "$SRV_PID" 2>/dev/null || true
+	fi
 	ip netns del "$POD" 2>/dev/null || true
 	ip netns del "$NODE" 2>/dev/null || true
 	rm -rf "$W"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # --- the ldd check: neither library is linked ---
 echo "== ldd $BIN | grep -E 'libcurl|libyaml'"
