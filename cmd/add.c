@@ -117,8 +117,7 @@ static void add_rollback(struct cni_ctx *ctx, int nsfd, int classfd, struct stat
 	if (!st)
 		return;
 	state_record_remove(st, ctx->env.container_id, ctx->env.ifname);
-	if (state_node_refs(st) == 0)
-		tune_node_restore(st, classfd);
+	tune_node_release(st, true);
 }
 
 int cni_add(struct cni_ctx *ctx, struct fs_err *e)

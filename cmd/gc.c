@@ -1,11 +1,8 @@
 /* CNI GC (1.1): drop records of attachments the runtime no longer knows. */
-#include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cmd.h"
 #include "log.h"
-#include "netns.h"
 #include "state.h"
 #include "tune.h"
 
@@ -55,7 +52,7 @@ int cni_gc(struct cni_ctx *ctx, struct fs_err *e)
 	const struct fs_config *cfg = &ctx->cfg;
 	struct state st = { .lockfd = -1 };
 	struct gc_walk w = { .st = &st, .network = cfg->name };
-	int refs, classfd;
+	int refs;
 
 	if (ctx->config_err.code) {
 		*e = ctx->config_err;
@@ -69,16 +66,9 @@ int cni_gc(struct cni_ctx *ctx, struct fs_err *e)
 		return -1;
 	state_records_foreach(&st, gc_visit, &w);
 	state_tmp_sweep(&st);
-	refs = state_node_refs(&st);
+	refs = tune_node_release(&st, cfg->restore_on_last_del);
 	log_msg(LOG_LVL_INFO, "gc: dropped %d record(s); %d left holding node devices", w.dropped,
 		refs < 0 ? 0 : refs);
-	if (refs == 0 && cfg->restore_on_last_del) {
-		classfd = netns_open_host_class();
-		if (classfd >= 0) {
-			tune_node_restore(&st, classfd);
-			close(classfd);
-		}
-	}
 	state_unlock(&st);
 	return 0;
 }

@@ -514,6 +514,24 @@ int tune_node_restore(struct state *st, int classfd)
 	return ret;
 }
 
+int tune_node_release(struct state *st, bool restore)
+{
+	int refs = state_node_refs(st), classfd, ret;
+
+	if (refs != 0 || !restore)
+		return refs;
+	classfd = netns_open_host_class();
+	if (classfd < 0) {
+		log_msg(LOG_LVL_WARN, "node restore skipped: opening /sys/class/net: %s", strerror(errno));
+		return 0;
+	}
+	ret = tune_node_restore(st, classfd);
+	if (ret)
+		log_msg(LOG_LVL_WARN, "node restore incomplete: %s", strerror(-ret));
+	close(classfd);
+	return 0;
+}
+
 cJSON *tune_record(const struct tune_report *r, const char *cid, const char *ifname,
 		   const char *netns, const char *pod_ns, const char *pod, const char *phase)
 {

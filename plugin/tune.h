@@ -72,6 +72,11 @@ int tune_node_apply(struct state *st, int classfd, const struct fs_config *cfg,
  * forgets them. Missing devices are fine (they are gone). */
 int tune_node_restore(struct state *st, int classfd);
 
+/* DEL, GC and a rolled-back ADD end the same way: when no attachment holds
+ * the node devices any more and `restore` is set, they (and the sysctl) go
+ * back to their originals. Returns the holders left, or -errno. */
+int tune_node_release(struct state *st, bool restore);
+
 /* The record kept in stateDir for an attachment. */
 cJSON *tune_record(const struct tune_report *r, const char *cid, const char *ifname,
 		   const char *netns, const char *pod_ns, const char *pod, const char *phase);
