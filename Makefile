@@ -8,8 +8,6 @@ CC      ?= cc
 PKG     ?= pkg-config
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 
-# Only what every invocation needs is linked; libcurl and libyaml are
-# dlopen()ed by plugin/kube.c when an API call is actually made.
 LIBS_PC := libcjson libnl-3.0 libnl-route-3.0 libcap
 PC_CFLAGS := $(shell $(PKG) --cflags $(LIBS_PC))
 PC_LIBS   := $(shell $(PKG) --libs $(LIBS_PC))
@@ -19,7 +17,7 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -DFLOWSTEER_VERSION='"$(VERSION)"' \
            -Iplugin $(PC_CFLAGS) -MMD -MP -fstack-protector-strong -D_FORTIFY_SOURCE=2
 LDFLAGS += -Wl,-z,relro,-z,now -Wl,--as-needed
-LDLIBS  += $(PC_LIBS) -ldl
+LDLIBS  += $(PC_LIBS)
 
 ifeq ($(WERROR),1)
 CFLAGS += -Werror

@@ -8,7 +8,6 @@
 #include "annot.h"
 #include "cmd.h"
 #include "devices.h"
-#include "kube.h"
 #include "log.h"
 #include "netns.h"
 #include "prevres.h"
@@ -16,36 +15,15 @@
 #include "util.h"
 
 
-/* Annotations: the runtime's first (no network for the pod's own), else the
- * API server. With a kubeconfig the namespace's defaults are still read when
- * the runtime's annotations have no flowsteer.io/ key (SPEC §5: namespace
- * keys exist only in the API server), and the client stays open for the
- * status patch (SPEC §7). Without a kubeconfig, libcurl is never loaded. */
+/* Annotations: the runtime's only, until the node agent's cache lands. */
 static void add_decide(struct cni_ctx *ctx, const struct cpumask *node_mask,
-		       struct kube_client **kube, struct fs_decision *d, struct fs_warn *w)
+		       struct fs_decision *d, struct fs_warn *w)
 {
 	const struct fs_config *cfg = &ctx->cfg;
-	const char *ns = ctx->env.k8s_namespace, *pod = ctx->env.k8s_pod;
-	cJSON *pod_ann = NULL, *ns_ann = NULL;
-	const cJSON *use = cfg->runtime_annotations;
-	const char *src = use ? "runtime" : "pod";
 
-	if (cfg->kube.kubeconfig[0]) {
-		if (!ns[0] || !pod[0]) {
-			warn_add(w, "CNI_ARGS has no K8S_POD_NAMESPACE/K8S_POD_NAME: API server not asked");
-		} else {
-			*kube = kube_open(&cfg->kube, w);
-			if (*kube && !use) {
-				kube_get_annotations(*kube, ns, pod, &pod_ann, &ns_ann, w);
-				use = pod_ann;
-			} else if (*kube && !annot_has_ours(use)) {
-				kube_get_ns_annotations(*kube, ns, &ns_ann, w);
-			}
-		}
-	}
-	annot_decide(cfg, node_mask, use, src, ns_ann, d, w);
-	cJSON_Delete(pod_ann);
-	cJSON_Delete(ns_ann);
+	if (cfg->kube_legacy)
+		warn_add(w, "config key \"kubernetes\" is no longer used: the flowsteer agent reads the API server");
+	annot_decide(cfg, node_mask, cfg->runtime_annotations, "runtime", NULL, d, w);
 }
 
 /* The host side of the pod's veth: prevResult's, else the container side's
@@ -125,7 +103,6 @@ int cni_add(struct cni_ctx *ctx, struct fs_err *e)
 	struct fs_config *cfg = &ctx->cfg;
 	struct tune_report r = { .sock_flow = -1 };
 	struct state st = { .lockfd = -1 };
-	struct kube_client *kube = NULL;
 	struct prevres_ifaces pi;
 	struct cpumask online, node_mask;
 	struct fs_decision d;
@@ -154,7 +131,7 @@ int cni_add(struct cni_ctx *ctx, struct fs_err *e)
 	if (!ctx->out)
 		goto out;
 
-	add_decide(ctx, &node_mask, &kube, &d, &r.warn);
+	add_decide(ctx, &node_mask, &d, &r.warn);
 	r.mode = d.tune ? d.mode : FS_MODE_OFF;
 	r.scope = d.scope;
 	snprintf(r.source, sizeof(r.source), "%s", d.source);
@@ -244,8 +221,6 @@ report:
 	tune_report_line(&r, line, sizeof(line));
 	log_msg(LOG_LVL_INFO, "pod %s/%s netns %s: %s", ctx->env.k8s_namespace, ctx->env.k8s_pod,
 		ctx->env.netns, line);
-	if (kube)
-		kube_patch_status(kube, ctx->env.k8s_namespace, ctx->env.k8s_pod, line, &r.warn);
 	cJSON_AddItemToObject(ctx->out, "flowsteer", tune_report_json(&r));
 	goto out;
 
@@ -272,7 +247,6 @@ out:
 	free(pod);
 	state_unlock(&st);
 	cJSON_Delete(rec);
-	kube_close(kube);
 	tune_report_free(&r);
 	if (nsfd >= 0)
 		close(nsfd);

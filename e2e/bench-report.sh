@@ -10,7 +10,7 @@ set -uo pipefail
 E2E_DIR=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$E2E_DIR/.." && pwd)
 OUT=${1:?usage: $0 OUTPUT_DIR}
-STUDY_DIR=${STUDY_DIR:-$REPO/../shared/fixtures/study}
+STUDY_DIR=${STUDY_DIR:-$REPO/e2e/study}
 ORDER="Baseline RPS RPS-7 RFS RPS+ RPS-7+ RFS+"
 
 die() { echo "bench-report: $*" >&2; exit 1; }
@@ -114,7 +114,7 @@ nic_cpu=$(sed -n 's/.*NIC interrupt emulated on CPU \([0-9]*\)).*/\1/p' setup.tx
 	echo "Aggregate iperf3 bitrate of all pairs divided by the mean $REF bitrate at the same"
 	echo "replica count; mean ± 95% confidence interval (t-distribution, over repetitions;"
 	echo "n/a with one repetition). In parentheses: the seed study's value"
-	echo "([../shared/fixtures/study/normalized_bitrate.csv](../../../../shared/fixtures/study/normalized_bitrate.csv), 4-core nodes)."
+	echo "([e2e/study/normalized_bitrate.csv](../../study/normalized_bitrate.csv), 4-core nodes)."
 	echo
 	printf '| Replicas |'; printf ' %s |' "${CONFIGS[@]}"; echo
 	printf '| ---: |'; printf ' ---: |%.0s' "${CONFIGS[@]}"; echo
@@ -246,7 +246,7 @@ set yrange [$yr]
 set title "this testbed (e2e/bench.sh)"
 plot for [i=1:$ncfg] 'norm.dat' using 1:(column(2*i)):(column(2*i+1)) with yerrorlines lw 2 pt 7 title word(names, i)
 if ($panels == 2) {
-	set title "seed study (4-core nodes, ../shared/fixtures/study)"
+	set title "seed study (4-core nodes, e2e/study)"
 	plot for [i=1:$ncfg] 'study.dat' using 1:(column(2*i)):(column(2*i+1)) with yerrorlines lw 2 dt 2 pt 6 title word(names, i)
 }
 unset multiplot

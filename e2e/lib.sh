@@ -16,7 +16,7 @@
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$E2E_DIR/.." && pwd)
 FLOWSTEER_BIN=${FLOWSTEER_BIN:-$REPO/build/flowsteer}
-FIXTURES=${FIXTURES:-$REPO/../shared/fixtures}
+FIXTURES=${FIXTURES:-$REPO/test/fixtures}
 DRIVER=$E2E_DIR/bin/fse2e-cni
 E2E_GOPATH=${E2E_GOPATH:-/usr/share/gocode}
 E2E_TIMEOUT=${E2E_TIMEOUT:-60}

@@ -109,7 +109,6 @@ void config_defaults(struct fs_config *c)
 	c->policy = FS_POLICY_OPT_OUT;
 	c->failure_fail = false;
 	c->restore_on_last_del = true;
-	c->kube.timeout_ms = 2000;
 	strcpy(c->state_dir, "/var/lib/cni/flowsteer");
 	strcpy(c->log_file, "/var/log/flowsteer/flowsteer.log");
 	c->log_level = LOG_LVL_INFO;
@@ -210,7 +209,6 @@ static int parse_keys(cJSON *root, struct fs_config *c, struct fs_err *e)
 {
 	const char *s;
 	char msg[300];
-	const cJSON *v;
 
 	s = NULL;
 	if (get_string(root, "mode", &s, e))
@@ -268,24 +266,9 @@ static int parse_keys(cJSON *root, struct fs_config *c, struct fs_err *e)
 	}
 	if (get_bool(root, "restoreOnLastDel", &c->restore_on_last_del, e))
 		return -1;
-	v = cJSON_GetObjectItemCaseSensitive(root, "kubernetes");
-	if (v) {
-		long long t = c->kube.timeout_ms;
-
-		if (!cJSON_IsObject(v))
-			return err_set(e, CNI_ERR_INVALID_CONFIG, "config key \"kubernetes\" must be an object");
-		/* Messages name the nested key as "kubernetes.<key>". */
-		if (get_path(v, "kubeconfig", c->kube.kubeconfig, sizeof(c->kube.kubeconfig), e) ||
-		    get_int(v, "timeoutMs", 1, 600000, &t, e)) {
-			char m[sizeof(e->msg)];
-
-			snprintf(m, sizeof(m), "%s", e->msg);
-			snprintf(e->msg, sizeof(e->msg), "%.*s\"kubernetes.%s",
-				 (int)(strstr(m, "\"") - m), m, strstr(m, "\"") + 1);
-			return -1;
-		}
-		c->kube.timeout_ms = (long)t;
-	}
+	/* The agent talks to the API server now; an old entry must keep
+	 * pods starting through an upgrade, so this is a warning at ADD. */
+	c->kube_legacy = cJSON_GetObjectItemCaseSensitive(root, "kubernetes") != NULL;
 	if (get_path(root, "stateDir", c->state_dir, sizeof(c->state_dir), e) ||
 	    get_path(root, "logFile", c->log_file, sizeof(c->log_file), e))
 		return -1;

@@ -25,11 +25,6 @@ struct fs_cpuspec {
 	char text[256];
 };
 
-struct fs_kube_conf {
-	char kubeconfig[4096];  /* "" = no API server access */
-	long timeout_ms;
-};
-
 struct fs_config {
 	char cni_version[16];
 	char name[256];
@@ -45,7 +40,7 @@ struct fs_config {
 	enum fs_policy policy;
 	bool failure_fail;             /* failurePolicy: fail */
 	bool restore_on_last_del;
-	struct fs_kube_conf kube;
+	bool kube_legacy;               /* a "kubernetes" key: ignored, warned */
 	char state_dir[4096];
 	char log_file[4096];
 	enum log_level log_level;

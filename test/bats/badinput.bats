@@ -356,11 +356,6 @@ expect_error() {
 	expect_error 7 '"logLevel" = "loud" is invalid'
 }
 
-@test "kubernetes.timeoutMs as a string: 7 naming the nested key" {
-	bad_config '.kubernetes = {"timeoutMs": "2000"}'
-	expect_error 7 '"kubernetes.timeoutMs" must be an integer'
-}
-
 @test "type a number: 7" {
 	bad_config '.type = 7'
 	expect_error 7 '"type" must be a string'

@@ -4,8 +4,7 @@
 # teardown, whatever happened.
 
 FLOWSTEER_BIN=${FLOWSTEER_BIN:-$BATS_TEST_DIRNAME/../../build/flowsteer}
-FIXTURES=${FIXTURES:-$BATS_TEST_DIRNAME/../../../shared/fixtures}
-[ -d "$FIXTURES" ] || FIXTURES=$BATS_TEST_DIRNAME/../fixtures
+FIXTURES=${FIXTURES:-$BATS_TEST_DIRNAME/../fixtures}
 CNI_TIMEOUT=${CNI_TIMEOUT:-20}
 
 # Unique per test and per run so parallel or leftover runs never collide.

@@ -3,7 +3,7 @@
 # Everything lives in $BATS_TEST_TMPDIR; nothing outside it is touched.
 # shellcheck disable=SC2034 # REPO_ROOT, WAITED_MS, WATCH_STATUS: read by the .bats files
 
-CALICO_FIXTURE=$BATS_TEST_DIRNAME/../../../shared/fixtures/10-calico.conflist
+CALICO_FIXTURE=$BATS_TEST_DIRNAME/../fixtures/10-calico.conflist
 REPO_ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 # Bound on every command: nothing may hang a test.
 FS_TIMEOUT=${FS_TIMEOUT:-20}

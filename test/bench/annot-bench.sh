@@ -17,8 +17,7 @@ RUNS=${1:-50}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${FLOWSTEER_BIN:-$ROOT/build/flowsteer}
 SERVER=$ROOT/test/kube/apiserver.py
-FIXTURES=${FIXTURES:-$ROOT/../shared/fixtures}
-[ -d "$FIXTURES" ] || FIXTURES=$ROOT/test/fixtures
+FIXTURES=${FIXTURES:-$ROOT/test/fixtures}
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 

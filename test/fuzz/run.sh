@@ -5,7 +5,7 @@
 #   test/fuzz/run.sh [SECONDS]     (default 60; `make fuzz FUZZ_SECONDS=30`)
 #
 # Seeds: the committed test/fuzz/seeds/, plus configurations made here from
-# the shared fixtures ($REPO/../shared/fixtures, when present: Calico's
+# the committed fixtures (test/fixtures: Calico's
 # prevResults wrapped into flowsteer configs, the conflist's entries).
 # New interesting inputs accumulate in test/fuzz/corpus-run/ (git-ignored).
 # A crash leaves its input in build-fuzz/crash-* and fails the run; replay it
@@ -16,7 +16,7 @@ SECONDS_TO_RUN=${1:-${FUZZ_SECONDS:-60}}
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=$REPO/build-fuzz
 CC=${FUZZ_CC:-clang}
-FIXTURES=${FIXTURES:-$REPO/../shared/fixtures}
+FIXTURES=${FIXTURES:-$REPO/test/fixtures}
 CORPUS=$REPO/test/fuzz/corpus-run
 
 command -v "$CC" >/dev/null || { echo "fuzz: $CC not installed (Debian: clang libclang-rt-14-dev)" >&2; exit 1; }
@@ -42,7 +42,7 @@ echo "  LD      $OUT/fuzz_config"
 "$CC" -fsanitize=fuzzer,address,undefined -o "$OUT/fuzz_config" "${objs[@]}" \
 	$(pkg-config --libs libcjson) -lm
 
-# Seeds from the shared fixtures, if this checkout has them beside it.
+# Seeds from the committed fixtures.
 rm -f "$OUT"/seeds/*
 if [ -d "$FIXTURES" ] && command -v jq >/dev/null; then
 	for f in "$FIXTURES"/calico-*-prevresult-*.json; do

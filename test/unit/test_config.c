@@ -85,8 +85,7 @@ static void test_defaults(void **state)
 	assert_int_equal(d.policy, FS_POLICY_OPT_OUT);
 	assert_false(d.failure_fail);
 	assert_true(d.restore_on_last_del);
-	assert_string_equal(d.kube.kubeconfig, "");
-	assert_int_equal(d.kube.timeout_ms, 2000);
+	assert_false(d.kube_legacy);
 	assert_string_equal(d.state_dir, "/var/lib/cni/flowsteer");
 	assert_string_equal(d.log_file, "/var/log/flowsteer/flowsteer.log");
 	assert_int_equal(d.log_level, LOG_LVL_INFO);
@@ -109,7 +108,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.policy, FS_POLICY_OPT_OUT);
 	assert_false(c.failure_fail);
 	assert_true(c.restore_on_last_del);
-	assert_int_equal(c.kube.timeout_ms, 2000);
+	assert_false(c.kube_legacy);
 	assert_string_equal(c.state_dir, d.state_dir);
 	assert_string_equal(c.log_file, d.log_file);
 	assert_int_equal(c.log_level, LOG_LVL_INFO);
@@ -230,14 +229,13 @@ static void test_integers(void **state)
 	/* Numbers as strings are called that. */
 	expect_raw_err("{\"cniVersion\":\"1.0.0\",\"flowCnt\":\"8\"}", 7, "string");
 
-	parse_ok("\"kubernetes\":{\"timeoutMs\":500}", &c);
-	assert_int_equal(c.kube.timeout_ms, 500);
+	/* "kubernetes" of any shape is an old key: never an error. */
+	parse_ok("\"kubernetes\":{\"timeoutMs\":0}", &c);
+	assert_true(c.kube_legacy);
 	config_free(&c);
-	expect_key_err("\"kubernetes\":{\"timeoutMs\":0}", "kubernetes.timeoutMs");
-	expect_key_err("\"kubernetes\":{\"timeoutMs\":-5}", "kubernetes.timeoutMs");
-	expect_key_err("\"kubernetes\":{\"timeoutMs\":2.5}", "kubernetes.timeoutMs");
-	expect_key_err("\"kubernetes\":{\"timeoutMs\":\"2000\"}", "kubernetes.timeoutMs");
-	expect_key_err("\"kubernetes\":{\"timeoutMs\":600001}", "kubernetes.timeoutMs");
+	parse_ok("\"kubernetes\":7", &c);
+	assert_true(c.kube_legacy);
+	config_free(&c);
 }
 
 static void test_host_devices(void **state)
@@ -344,13 +342,7 @@ static void test_paths(void **state)
 		 "\"kubernetes\":{\"kubeconfig\":\"/etc/cni/net.d/calico-kubeconfig\"}", &c);
 	assert_string_equal(c.state_dir, "/run/fs");
 	assert_string_equal(c.log_file, "/tmp/fs.log");
-	assert_string_equal(c.kube.kubeconfig, "/etc/cni/net.d/calico-kubeconfig");
-	assert_int_equal(c.kube.timeout_ms, 2000);
-	config_free(&c);
-	/* An empty kubernetes object changes nothing. */
-	parse_ok("\"kubernetes\":{}", &c);
-	assert_string_equal(c.kube.kubeconfig, "");
-	assert_int_equal(c.kube.timeout_ms, 2000);
+	assert_true(c.kube_legacy);
 	config_free(&c);
 
 	expect_key_err("\"stateDir\":\"var/lib\"", "stateDir");
@@ -358,10 +350,6 @@ static void test_paths(void **state)
 	expect_key_err("\"stateDir\":1", "stateDir");
 	expect_key_err("\"logFile\":\"flowsteer.log\"", "logFile");
 	expect_key_err("\"logFile\":false", "logFile");
-	expect_key_err("\"kubernetes\":\"/etc/kubeconfig\"", "kubernetes");
-	expect_key_err("\"kubernetes\":[]", "kubernetes");
-	expect_key_err("\"kubernetes\":{\"kubeconfig\":\"kubeconfig\"}", "kubernetes.kubeconfig");
-	expect_key_err("\"kubernetes\":{\"kubeconfig\":42}", "kubernetes.kubeconfig");
 	/* Longer than PATH_MAX: rejected, never truncated. */
 	extra = malloc(5000);
 	assert_non_null(extra);

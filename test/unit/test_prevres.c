@@ -17,35 +17,19 @@
 #define V330_FILE "calico-v3.30-prevresult-0.3.1.json"
 #define SANDBOX "/var/run/netns/cni-5f0e7a3c-1d2b-4c8e-9a6f-3e2d1c0b9a87"
 
-/* Copies of the shared fixtures, used only when they are not on disk (the
- * files are the reference: they are read first). */
-static const char v331_copy[] =
-	"{\"cniVersion\":\"1.0.0\",\"interfaces\":[{\"name\":\"cali18275fba05a\"},"
-	"{\"name\":\"eth0\",\"mac\":\"0a:58:0a:f4:01:05\",\"mtu\":1450,\"sandbox\":\"" SANDBOX "\"}],"
-	"\"ips\":[{\"interface\":1,\"address\":\"10.244.1.5/32\"}],"
-	"\"routes\":[{\"dst\":\"10.244.1.5/32\"}],\"dns\":{}}";
-static const char v330_copy[] =
-	"{\"cniVersion\":\"0.3.1\",\"interfaces\":[{\"name\":\"cali18275fba05a\"}],"
-	"\"ips\":[{\"version\":\"4\",\"address\":\"10.244.1.5/32\"}],\"dns\":{}}";
-
-/* $FIXTURES, else the shared/ checkout beside the repository (make unit
- * runs from the repository root), else the built-in copy. */
-static cJSON *fixture(const char *file, const char *copy)
+/* The committed fixtures (test/fixtures; make unit runs from the repository
+ * root), or $FIXTURES. */
+static cJSON *fixture(const char *file)
 {
-	const char *dirs[] = { getenv("FIXTURES"), "../shared/fixtures", "test/fixtures" };
+	const char *dir = getenv("FIXTURES") && getenv("FIXTURES")[0] ? getenv("FIXTURES") : "test/fixtures";
 	char path[4096], *buf = NULL;
 	size_t len = 0;
 	cJSON *j;
 
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		if (!dirs[i] || !dirs[i][0])
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dirs[i], file);
-		if (file_read_all(path, 1 << 20, &buf, &len) == 0)
-			break;
-		buf = NULL;
-	}
-	j = cJSON_Parse(buf ? buf : copy);
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if (file_read_all(path, 1 << 20, &buf, &len))
+		fail_msg("fixture %s cannot be read", path);
+	j = cJSON_Parse(buf);
 	free(buf);
 	assert_non_null(j);
 	return j;
@@ -70,7 +54,7 @@ static int find(const cJSON *prev, const char *netns, const char *ifname,
 
 static void test_v331_both(void **state)
 {
-	cJSON *prev = fixture(V331_FILE, v331_copy);
+	cJSON *prev = fixture(V331_FILE);
 	struct prevres_ifaces pi;
 	struct fs_err e;
 
@@ -83,7 +67,7 @@ static void test_v331_both(void **state)
 
 static void test_v330_host_only(void **state)
 {
-	cJSON *prev = fixture(V330_FILE, v330_copy);
+	cJSON *prev = fixture(V330_FILE);
 	struct prevres_ifaces pi;
 	struct fs_err e;
 
@@ -95,7 +79,7 @@ static void test_v330_host_only(void **state)
 
 static void test_sandbox_mismatch_fallback(void **state)
 {
-	cJSON *prev = fixture(V331_FILE, v331_copy);
+	cJSON *prev = fixture(V331_FILE);
 	struct prevres_ifaces pi;
 	struct fs_err e;
 
@@ -187,7 +171,7 @@ static void test_bad_names(void **state)
 /* Everything but cniVersion and ips[].version must pass through. */
 static void test_convert_030_to_100(void **state)
 {
-	cJSON *prev = fixture(V330_FILE, v330_copy), *out, *want, *ip;
+	cJSON *prev = fixture(V330_FILE), *out, *want, *ip;
 	struct fs_err e = { 0 };
 
 	out = prevres_convert(prev, "1.0.0", &e);
@@ -221,7 +205,7 @@ static void test_convert_030_to_100(void **state)
 
 static void test_convert_100_to_031(void **state)
 {
-	cJSON *prev = fixture(V331_FILE, v331_copy), *out, *want, *ip;
+	cJSON *prev = fixture(V331_FILE), *out, *want, *ip;
 	struct fs_err e = { 0 };
 
 	out = prevres_convert(prev, "0.3.1", &e);
