@@ -1,10 +1,11 @@
-/* CNI GC (1.1): drop records of attachments the runtime no longer knows. */
+/* CNI GC (1.1): drop records of attachments the runtime no longer knows,
+ * then restore the node when nothing holds it any more. */
 #include <string.h>
 
+#include "apply.h"
 #include "cmd.h"
 #include "log.h"
 #include "state.h"
-#include "tune.h"
 
 struct gc_walk {
 	struct state *st;
@@ -17,31 +18,28 @@ static bool gc_valid(const cJSON *valid, const char *cid, const char *ifname)
 {
 	const cJSON *it;
 
+	/* config.c checked every entry: {containerID, ifname} strings. */
 	cJSON_ArrayForEach(it, valid) {
 		const cJSON *c = cJSON_GetObjectItemCaseSensitive(it, "containerID");
 		const cJSON *i = cJSON_GetObjectItemCaseSensitive(it, "ifname");
 
-		if (cJSON_IsString(c) && !strcmp(c->valuestring, cid) &&
-		    (!cJSON_IsString(i) || !strcmp(i->valuestring, ifname)))
+		if (!strcmp(c->valuestring, cid) && !strcmp(i->valuestring, ifname))
 			return true;
 	}
 	return false;
 }
 
-static int gc_visit(const char *file, const cJSON *rec, bool node_ref, void *arg)
+static int gc_visit(const char *file, const struct attachment *a, const struct fs_err *err, void *arg)
 {
 	struct gc_walk *w = arg;
-	const cJSON *cid = cJSON_GetObjectItemCaseSensitive(rec, "containerId");
-	const cJSON *ifn = cJSON_GetObjectItemCaseSensitive(rec, "ifname");
-	const cJSON *net = cJSON_GetObjectItemCaseSensitive(rec, "network");
 
 	/* Another network's records sharing this stateDir are not ours to judge. */
-	if (cJSON_IsString(net) && w->network[0] && strcmp(net->valuestring, w->network))
+	if (a && w->network[0] && a->network[0] && strcmp(a->network, w->network))
 		return 0;
-	if (cJSON_IsString(cid) && cJSON_IsString(ifn) &&
-	    gc_valid(w->valid, cid->valuestring, ifn->valuestring))
+	if (a && gc_valid(w->valid, a->container_id, a->ifname))
 		return 0;
-	log_msg(LOG_LVL_INFO, "gc: dropping record %s (not a valid attachment)", file);
+	log_msg(LOG_LVL_INFO, "gc: dropping record %s (%s)", file,
+		a ? "not a valid attachment" : err->msg);
 	state_record_remove_file(w->st, file);
 	w->dropped++;
 	return 0;
@@ -50,9 +48,9 @@ static int gc_visit(const char *file, const cJSON *rec, bool node_ref, void *arg
 int cni_gc(struct cni_ctx *ctx, struct fs_err *e)
 {
 	const struct fs_config *cfg = &ctx->cfg;
-	struct state st = { .lockfd = -1 };
+	struct state st = STATE_INIT;
 	struct gc_walk w = { .st = &st, .network = cfg->name };
-	int refs;
+	int holders;
 
 	if (ctx->config_err.code) {
 		*e = ctx->config_err;
@@ -66,9 +64,9 @@ int cni_gc(struct cni_ctx *ctx, struct fs_err *e)
 		return -1;
 	state_records_foreach(&st, gc_visit, &w);
 	state_tmp_sweep(&st);
-	refs = tune_node_release(&st, cfg->restore_on_last_del);
+	holders = apply_node_release(&st, cfg->restore_on_last_del);
 	log_msg(LOG_LVL_INFO, "gc: dropped %d record(s); %d left holding node devices", w.dropped,
-		refs < 0 ? 0 : refs);
-	state_unlock(&st);
+		holders < 0 ? 0 : holders);
+	state_close(&st);
 	return 0;
 }

@@ -12,7 +12,13 @@
 #include "cmd.h"
 #include "log.h"
 
-enum { NEED_STDIN = 1 << 8, NEED_CONFIG = 1 << 9, LENIENT_CONFIG = 1 << 10, NEED_PRIV = 1 << 11 };
+enum {
+	NEED_STDIN = 1 << 8,
+	NEED_CONFIG = 1 << 9,
+	LENIENT_CONFIG = 1 << 10,
+	NEED_PRIV = 1 << 11,
+	NEED_DAC = 1 << 12,   /* writes sysfs files a user namespace may own */
+};
 
 static const struct cni_verb {
 	const char *name;
@@ -20,7 +26,7 @@ static const struct cni_verb {
 	unsigned flags;
 	const char *since;	/* first cniVersion that has the verb */
 } cni_verbs[] = {
-	{ "ADD", cni_add, NEED_STDIN | NEED_CONFIG | NEED_PRIV | CNI_NEED_CONTAINERID | CNI_NEED_IFNAME | CNI_NEED_NETNS, NULL },
+	{ "ADD", cni_add, NEED_STDIN | NEED_CONFIG | NEED_PRIV | NEED_DAC | CNI_NEED_CONTAINERID | CNI_NEED_IFNAME | CNI_NEED_NETNS, NULL },
 	/* DEL must clean up even when the config no longer parses. */
 	{ "DEL", cni_del, NEED_STDIN | LENIENT_CONFIG | NEED_PRIV | CNI_NEED_CONTAINERID | CNI_NEED_IFNAME, NULL },
 	{ "CHECK", cni_check, NEED_STDIN | NEED_CONFIG | NEED_PRIV | CNI_NEED_CONTAINERID | CNI_NEED_IFNAME | CNI_NEED_NETNS, "0.4.0" },
@@ -35,7 +41,7 @@ static const struct cli_cmd {
 	const char *usage;
 } cli_cmds[] = {
 	{ "version", cli_version, "version" },
-	{ "status", cli_status, "status [--json] [--state-dir DIR]" },
+	{ "status", cli_status, "status [--json] [--state-dir DIR] [--cpu-manager-state FILE]" },
 	{ "conflist", cli_conflist, "conflist insert FILE [--entry JSON] [--dry-run] | conflist remove FILE [--dry-run]" },
 	{ "install", cli_install, "install [--watch] [--bin-dir DIR] [--conf-dir DIR] [--entry JSON] [--src PATH]" },
 };
@@ -80,7 +86,7 @@ static int cni_main(const char *command)
 		goto out;
 	}
 	/* Privileges first: nothing else runs with more than it needs. */
-	if (caps_drop(verb->flags & NEED_PRIV, &e))
+	if (caps_drop(verb->flags & NEED_PRIV, verb->flags & NEED_DAC, &e))
 		goto out;
 	if (verb->flags & NEED_STDIN) {
 		if (cni_stdin_read(STDIN_FILENO, &ctx.stdin_buf, &ctx.stdin_len, &e))

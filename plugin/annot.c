@@ -5,13 +5,9 @@
 
 #include "annot.h"
 
-/* Where one key's value came from; the order is the precedence. */
-enum annot_level { LVL_CONFIG, LVL_NAMESPACE, LVL_POD };
-
 struct annot_src {
 	const cJSON *ann;
-	const char *name;       /* "runtime" | "pod" | "namespace" */
-	enum annot_level level;
+	enum decision_source level;   /* the order is the precedence */
 };
 
 /* Annotation values come from users: a newline or control byte in a warning
@@ -52,7 +48,7 @@ static const char *annot_get(const struct annot_src *src, const char *key, struc
 		char q[80];
 
 		annot_quote(printed, q, sizeof(q));
-		warn_add(w, "annotation %s = %s (%s) is not a string; ignored", key, q, src->name);
+		warn_add(w, "annotation %s = %s (%s) is not a string; ignored", key, q, model_source_name(src->level));
 		cJSON_free(printed);
 	}
 	return NULL;
@@ -64,7 +60,7 @@ static void annot_warn_bad(struct fs_warn *w, const struct annot_src *src, const
 	char q[80];
 
 	annot_quote(val, q, sizeof(q));
-	warn_add(w, "annotation %s = \"%s\" (%s) %s; ignored", key, q, src->name, why);
+	warn_add(w, "annotation %s = \"%s\" (%s) %s; ignored", key, q, model_source_name(src->level), why);
 }
 
 /* "all" is the configured set: it lets a pod undo a namespace's narrowing
@@ -104,25 +100,13 @@ static int annot_cpus_parse(const char *val, const struct cpumask *node_cpus, st
 	return 0;
 }
 
-bool annot_has_ours(const cJSON *ann)
-{
-	static const char *const keys[] = { ANNOT_MODE, ANNOT_SCOPE, ANNOT_CPUS };
-
-	if (!cJSON_IsObject(ann))
-		return false;
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (cJSON_GetObjectItemCaseSensitive(ann, keys[i]))
-			return true;
-	return false;
-}
-
 void annot_decide(const struct fs_config *cfg, const struct cpumask *node_cpus,
-		  const cJSON *pod_ann, const char *pod_source,
+		  const cJSON *pod_ann, enum decision_source pod_source,
 		  const cJSON *ns_ann, struct fs_decision *d, struct fs_warn *w)
 {
 	const struct annot_src srcs[] = {
-		{ pod_ann, pod_source && pod_source[0] ? pod_source : "pod", LVL_POD },
-		{ ns_ann, "namespace", LVL_NAMESPACE },
+		{ pod_ann, pod_source },
+		{ ns_ann, SRC_NAMESPACE },
 	};
 	const struct annot_src *mode_src = NULL, *scope_src = NULL, *cpus_src = NULL, *top;
 	const char *val;
@@ -189,5 +173,5 @@ void annot_decide(const struct fs_config *cfg, const struct cpumask *node_cpus,
 		if (cpus_src && (!top || cpus_src->level > top->level))
 			top = cpus_src;
 	}
-	snprintf(d->source, sizeof(d->source), "%s", top ? top->name : "config");
+	d->source = top ? top->level : SRC_CONFIG;
 }

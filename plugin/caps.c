@@ -5,13 +5,14 @@
 
 #include "caps.h"
 
-int caps_drop(bool need_priv, struct fs_err *e)
+int caps_drop(bool need_priv, bool need_dac, struct fs_err *e)
 {
-	static const cap_value_t keep[] = { CAP_SYS_ADMIN, CAP_NET_ADMIN };
 	static const char *const keep_names[] = { "CAP_SYS_ADMIN", "CAP_NET_ADMIN" };
+	cap_value_t keep[] = { CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_DAC_OVERRIDE };
+	int nkeep = 2, ret = 0;
+	cap_flag_value_t dac = CAP_CLEAR;
 	char missing[64] = "";
 	cap_t cur, next = NULL;
-	int ret = 0;
 
 	cur = cap_get_proc();
 	if (!cur)
@@ -27,6 +28,9 @@ int caps_drop(bool need_priv, struct fs_err *e)
 				strcat(missing, keep_names[i]);
 			}
 		}
+		cap_get_flag(cur, CAP_DAC_OVERRIDE, CAP_PERMITTED, &dac);
+		if (need_dac && dac == CAP_SET)
+			nkeep = 3;
 		if (missing[0]) {
 			ret = err_set(e, FS_ERR_PRIVILEGE,
 				      "missing privileges: %s (flowsteer must run as root with these capabilities)",
@@ -40,8 +44,8 @@ int caps_drop(bool need_priv, struct fs_err *e)
 		goto out;
 	}
 	if (need_priv &&
-	    (cap_set_flag(next, CAP_PERMITTED, 2, keep, CAP_SET) ||
-	     cap_set_flag(next, CAP_EFFECTIVE, 2, keep, CAP_SET))) {
+	    (cap_set_flag(next, CAP_PERMITTED, nkeep, keep, CAP_SET) ||
+	     cap_set_flag(next, CAP_EFFECTIVE, nkeep, keep, CAP_SET))) {
 		ret = err_set(e, FS_ERR_PRIVILEGE, "cap_set_flag: %s", strerror(errno));
 		goto out;
 	}

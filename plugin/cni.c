@@ -14,7 +14,8 @@ static const char *env_get(const char *name)
 	return v ? v : "";
 }
 
-/* CNI_ARGS is "K=V;K=V"; only K8S_POD_NAMESPACE and K8S_POD_NAME matter. */
+/* CNI_ARGS is "K=V;K=V"; only K8S_POD_NAMESPACE, _NAME and _UID matter. A
+ * value too long for its field is dropped, never cut. */
 static void cni_args_parse(struct cni_env *env)
 {
 	const char *p = env->args;
@@ -27,12 +28,15 @@ static void cni_args_parse(struct cni_env *env)
 		if (eq) {
 			size_t klen = (size_t)(eq - p), vlen = len - klen - 1;
 			char *dst = NULL;
+			size_t cap = 0;
 
 			if (klen == 17 && !memcmp(p, "K8S_POD_NAMESPACE", 17))
-				dst = env->k8s_namespace;
+				dst = env->k8s_namespace, cap = sizeof(env->k8s_namespace);
 			else if (klen == 12 && !memcmp(p, "K8S_POD_NAME", 12))
-				dst = env->k8s_pod;
-			if (dst && vlen < sizeof(env->k8s_pod)) {
+				dst = env->k8s_pod, cap = sizeof(env->k8s_pod);
+			else if (klen == 11 && !memcmp(p, "K8S_POD_UID", 11))
+				dst = env->k8s_uid, cap = sizeof(env->k8s_uid);
+			if (dst && vlen < cap) {
 				memcpy(dst, eq + 1, vlen);
 				dst[vlen] = '\0';
 			}

@@ -20,6 +20,7 @@ struct cni_env {
 	const char *path;
 	char k8s_namespace[254];
 	char k8s_pod[254];
+	char k8s_uid[64];
 };
 
 enum cni_need {
@@ -30,7 +31,7 @@ enum cni_need {
 };
 
 /* Reads and validates the CNI_* variables the verb needs (code 4 naming the
- * variable and value otherwise). CNI_ARGS is parsed for K8S_POD_*. */
+ * variable and value otherwise). CNI_ARGS is parsed for K8S_POD_NAMESPACE, _NAME and _UID. */
 int cni_env_read(struct cni_env *env, unsigned need, struct fs_err *e);
 /* Reads stdin up to CNI_STDIN_MAX (code 6 beyond, or when empty). */
 int cni_stdin_read(int fd, char **buf, size_t *len, struct fs_err *e);

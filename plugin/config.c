@@ -6,6 +6,7 @@
 
 #include "cni.h"
 #include "config.h"
+#include "json.h"
 #include "util.h"
 
 static const char *const mode_names[] = { "off", "rps", "rfs" };
@@ -109,7 +110,10 @@ void config_defaults(struct fs_config *c)
 	c->policy = FS_POLICY_OPT_OUT;
 	c->failure_fail = false;
 	c->restore_on_last_del = true;
-	strcpy(c->state_dir, "/var/lib/cni/flowsteer");
+	c->respect_exclusive = true;
+	strcpy(c->cpu_manager_state, "/var/lib/kubelet/cpu_manager_state");
+	strcpy(c->annotations_file, "/run/flowsteer/annotations.json");
+	strcpy(c->state_dir, "/run/flowsteer");
 	strcpy(c->log_file, "/var/log/flowsteer/flowsteer.log");
 	c->log_level = LOG_LVL_INFO;
 }
@@ -264,7 +268,10 @@ static int parse_keys(cJSON *root, struct fs_config *c, struct fs_err *e)
 			return err_set(e, CNI_ERR_INVALID_CONFIG,
 				       "config key \"failurePolicy\" = \"%.40s\" is invalid (expected ignore or fail)", s);
 	}
-	if (get_bool(root, "restoreOnLastDel", &c->restore_on_last_del, e))
+	if (get_bool(root, "restoreOnLastDel", &c->restore_on_last_del, e) ||
+	    get_bool(root, "respectExclusiveCpus", &c->respect_exclusive, e) ||
+	    get_path(root, "cpuManagerStateFile", c->cpu_manager_state, sizeof(c->cpu_manager_state), e) ||
+	    get_path(root, "annotationsFile", c->annotations_file, sizeof(c->annotations_file), e))
 		return -1;
 	/* The agent talks to the API server now; an old entry must keep
 	 * pods starting through an upgrade, so this is a warning at ADD. */
@@ -289,46 +296,50 @@ static void parse_runtime_config(struct fs_config *c)
 	if (!cJSON_IsObject(rc))
 		return;
 	a = cJSON_GetObjectItemCaseSensitive(rc, "io.kubernetes.cri.pod-annotations");
-	if (cJSON_IsObject(a))
-		c->runtime_annotations = a;
+	/* Anything but an object or null is not the runtime speaking: the
+	 * agent's cache and the configuration decide. */
+	c->runtime_annotations_present = cJSON_IsObject(a) || cJSON_IsNull(a);
+	c->runtime_annotations = cJSON_IsObject(a) ? a : NULL;
 }
 
-static void parse_gc_args(struct fs_config *c)
+/* A list of {containerID, ifname}: anything else is refused whole, since
+ * GC drops every record the list does not name. */
+static int parse_gc_args(struct fs_config *c, struct fs_err *e)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->root, "cni.dev/valid-attachments");
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->root, "cni.dev/valid-attachments"), *it;
+	const cJSON *args = cJSON_GetObjectItemCaseSensitive(c->root, "args");
+	int i = 0;
 
-	if (!v) {
-		const cJSON *args = cJSON_GetObjectItemCaseSensitive(c->root, "args");
+	if (!v && cJSON_IsObject(args))
+		v = cJSON_GetObjectItemCaseSensitive(args, "cni.dev/valid-attachments");
+	if (!v)
+		return 0;
+	if (!cJSON_IsArray(v))
+		return err_set(e, CNI_ERR_INVALID_CONFIG,
+			       "config key \"cni.dev/valid-attachments\" must be a list of {containerID, ifname}");
+	cJSON_ArrayForEach(it, v) {
+		const cJSON *cid = cJSON_GetObjectItemCaseSensitive(it, "containerID");
+		const cJSON *ifn = cJSON_GetObjectItemCaseSensitive(it, "ifname");
 
-		if (cJSON_IsObject(args))
-			v = cJSON_GetObjectItemCaseSensitive(args, "cni.dev/valid-attachments");
+		if (!cJSON_IsObject(it) || !cJSON_IsString(cid) || !containerid_valid(cid->valuestring) ||
+		    !cJSON_IsString(ifn) || !ifname_valid(ifn->valuestring))
+			return err_set(e, CNI_ERR_INVALID_CONFIG,
+				       "config key \"cni.dev/valid-attachments\"[%d] is not a {containerID, ifname} object with valid values",
+				       i);
+		i++;
 	}
-	if (cJSON_IsArray(v))
-		c->valid_attachments = v;
+	c->valid_attachments = v;
+	return 0;
 }
 
 int config_parse(const char *buf, size_t len, struct fs_config *c, struct fs_err *e)
 {
-	const char *end = NULL;
 	const cJSON *v;
 
 	config_defaults(c);
-	c->root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
-	if (!c->root) {
-		const char *at = cJSON_GetErrorPtr();
-		size_t off = at && at >= buf && at <= buf + len ? (size_t)(at - buf) : len;
-
-		return err_set(e, CNI_ERR_DECODE,
-			       "network configuration is not valid JSON (error near byte %zu of %zu)", off, len);
-	}
-	/* cJSON stops after the first value: anything but whitespace after it
-	 * means the input is not one JSON document (code 6 like any other). */
-	while (end && end < buf + len && strchr(" \t\r\n", *end) && *end)
-		end++;
-	if (end && end < buf + len)
-		return err_set(e, CNI_ERR_DECODE,
-			       "network configuration is not valid JSON (trailing data at byte %zu of %zu)",
-			       (size_t)(end - buf), len);
+	c->root = json_parse_strict(buf, len, "network configuration", CNI_ERR_INVALID_CONFIG, e);
+	if (!c->root)
+		return -1;
 	if (!cJSON_IsObject(c->root))
 		return err_set(e, CNI_ERR_DECODE, "network configuration must be a JSON object");
 
@@ -361,14 +372,13 @@ int config_parse(const char *buf, size_t len, struct fs_config *c, struct fs_err
 		c->prev_result = (cJSON *)v;
 	}
 	parse_runtime_config(c);
-	parse_gc_args(c);
-	return 0;
+	return parse_gc_args(c, e);
 }
 
 void config_parse_paths(const char *buf, size_t len, struct fs_config *c)
 {
 	struct fs_err ignored = { 0 };
-	cJSON *root = cJSON_ParseWithLength(buf, len);
+	cJSON *root = json_parse_strict(buf, len, "network configuration", CNI_ERR_INVALID_CONFIG, &ignored);
 	const char *s = NULL;
 
 	if (!cJSON_IsObject(root)) {
@@ -388,5 +398,6 @@ void config_free(struct fs_config *c)
 	c->root = NULL;
 	c->prev_result = NULL;
 	c->runtime_annotations = NULL;
+	c->runtime_annotations_present = false;
 	c->valid_attachments = NULL;
 }

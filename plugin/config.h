@@ -41,23 +41,30 @@ struct fs_config {
 	bool failure_fail;             /* failurePolicy: fail */
 	bool restore_on_last_del;
 	bool kube_legacy;               /* a "kubernetes" key: ignored, warned */
+	bool respect_exclusive;         /* respectExclusiveCpus */
+	char cpu_manager_state[4096];   /* cpuManagerStateFile */
+	char annotations_file[4096];
 	char state_dir[4096];
 	char log_file[4096];
 	enum log_level log_level;
 
 	cJSON *root;                   /* owns everything below */
 	cJSON *prev_result;            /* NULL when absent */
-	/* runtimeConfig["io.kubernetes.cri.pod-annotations"] when it is an
-	 * object; NULL when absent or null. */
+	/* runtimeConfig["io.kubernetes.cri.pod-annotations"]: present (even as
+	 * null: containerd's value for a pod without annotations) means the
+	 * runtime speaks for the pod; the object, or NULL for null. */
+	bool runtime_annotations_present;
 	const cJSON *runtime_annotations;
-	/* cni.dev/valid-attachments (GC) */
+	/* cni.dev/valid-attachments (GC): checked to be a list of
+	 * {containerID, ifname} objects. */
 	const cJSON *valid_attachments;
 };
 
-/* Defaults of SPEC §4 (usable without any JSON, e.g. by the CLI). */
+/* The defaults of docs/config.md (usable without any JSON, e.g. by the CLI). */
 void config_defaults(struct fs_config *c);
 /* Parses the stdin JSON. Errors: 6 malformed JSON, 1 unsupported version,
- * 7 a known key with a wrong type or value (named). */
+ * 7 a known key with a wrong type or value, or any string holding an
+ * escaped NUL (named). */
 int config_parse(const char *buf, size_t len, struct fs_config *c, struct fs_err *e);
 void config_free(struct fs_config *c);
 

@@ -10,6 +10,7 @@
 
 #include "config.h"
 #include "conflist.h"
+#include "json.h"
 #include "util.h"
 
 struct span {
@@ -163,10 +164,10 @@ static int layout_scan(const char *buf, size_t len, struct layout *l)
 	return found ? 0 : 1;
 }
 
-/* One whole JSON object, nothing after it (as libcni's json.Unmarshal). */
+/* One whole JSON object, nothing after it (as libcni's json.Unmarshal),
+ * and no escaped NUL that a C string would cut. */
 static cJSON *doc_parse(const char *buf, size_t len, struct fs_err *e)
 {
-	const char *end = NULL;
 	cJSON *root;
 
 	if (len == 0) {
@@ -180,23 +181,8 @@ static cJSON *doc_parse(const char *buf, size_t len, struct fs_err *e)
 			(size_t)((const char *)memchr(buf, '\0', len) - buf), len);
 		return NULL;
 	}
-	root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
-	if (!root) {
-		const char *at = cJSON_GetErrorPtr();
-		size_t off = at && at >= buf && at <= buf + len ? (size_t)(at - buf) : len;
-
-		err_set(e, CNI_ERR_DECODE, "not valid JSON (error near byte %zu of %zu)", off, len);
-		return NULL;
-	}
-	while (end && end < buf + len && *end && strchr(" \t\r\n", *end))
-		end++;
-	if (end && end < buf + len) {
-		err_set(e, CNI_ERR_DECODE, "not valid JSON (trailing data at byte %zu of %zu)",
-			(size_t)(end - buf), len);
-		cJSON_Delete(root);
-		return NULL;
-	}
-	if (!cJSON_IsObject(root)) {
+	root = json_parse_strict(buf, len, "the text", CNI_ERR_INVALID_CONFIG, e);
+	if (root && !cJSON_IsObject(root)) {
 		err_set(e, CNI_ERR_DECODE, "not a JSON object");
 		cJSON_Delete(root);
 		return NULL;

@@ -58,6 +58,12 @@ void cpumask_and(struct cpumask *dst, const struct cpumask *a, const struct cpum
 		dst->bits[i] = a->bits[i] & b->bits[i];
 }
 
+void cpumask_or(struct cpumask *dst, const struct cpumask *a, const struct cpumask *b)
+{
+	for (unsigned i = 0; i < CPUMASK_WORDS; i++)
+		dst->bits[i] = a->bits[i] | b->bits[i];
+}
+
 void cpumask_andnot(struct cpumask *dst, const struct cpumask *a, const struct cpumask *b)
 {
 	for (unsigned i = 0; i < CPUMASK_WORDS; i++)

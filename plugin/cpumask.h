@@ -26,6 +26,7 @@ bool cpumask_equal(const struct cpumask *a, const struct cpumask *b);
 /* a is a subset of b */
 bool cpumask_subset(const struct cpumask *a, const struct cpumask *b);
 void cpumask_and(struct cpumask *dst, const struct cpumask *a, const struct cpumask *b);
+void cpumask_or(struct cpumask *dst, const struct cpumask *a, const struct cpumask *b);
 void cpumask_andnot(struct cpumask *dst, const struct cpumask *a, const struct cpumask *b);
 /* Index of the highest set CPU, or -1. */
 int cpumask_last(const struct cpumask *m);

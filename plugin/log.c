@@ -27,19 +27,27 @@ int log_level_parse(const char *s, enum log_level *out)
 	return -1;
 }
 
+/* The log is appended to as root: like every path flowsteer did not make,
+ * it is opened without following a link or blocking (a planted FIFO), and
+ * must be a regular file of root's that nobody else may write. */
 void log_open(const char *path, enum log_level level)
 {
+	const int flags = O_WRONLY | O_APPEND | O_CREAT;
+	char why[96];
+
 	log_close();
 	log_max = level;
 	if (!path || !*path)
 		return;
-	log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (log_fd < 0 && errno == ENOENT) {
+	log_fd = file_open_trusted(AT_FDCWD, path, flags, 0640, why, sizeof(why));
+	if (log_fd == -ENOENT) {
 		char dir[4096];
 
 		if (path_dirname(path, dir, sizeof(dir)) == 0 && mkdir_p(dir, 0750) == 0)
-			log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+			log_fd = file_open_trusted(AT_FDCWD, path, flags, 0640, why, sizeof(why));
 	}
+	if (log_fd < 0)
+		log_fd = -1;
 }
 
 void log_set_context(const char *verb, const char *container_id)

@@ -1,31 +1,22 @@
-/* Entering a pod's network namespace. The pod-side work runs either here,
- * between setns() into the pod's netns and back, on a detached sysfs of that
- * netns (fsopen/fsmount, Linux >= 5.2), or, where that is unavailable, in a
- * short-lived child (fork, setns, unshare(CLONE_NEWNS), / slave, fresh
- * sysfs). Either way this process never changes mount namespace and the
- * host's mounts never change; this is also why CAP_SYS_CHROOT is not needed. */
+/* Network namespaces: CNI_NETNS opened safely, and a view of a pod netns's
+ * /sys/class/net that the rest of the plugin uses from the host side.
+ * The only module that enters another namespace. */
 #ifndef FLOWSTEER_NETNS_H
 #define FLOWSTEER_NETNS_H
 
-#include <stddef.h>
+/* Opens a network namespace file: without following a link at the last
+ * component (except /proc/PID/ns/net, a magic link), without blocking, and
+ * checked to be an nsfs file of a network namespace. Returns the fd, or
+ * -ENOENT (gone), -ESTALE (a path left behind by a closed netns: not nsfs),
+ * -EINVAL (a namespace of another type), -errno. */
+int netns_open(const char *path);
 
-#include "err.h"
-
-/* Opens path and checks it is an nsfs file of type net. Returns an fd, or
- * -1 with code 4 naming the path (-ENOENT-like conditions are kept in *gone
- * so DEL can treat a vanished netns as done). */
-int netns_open(const char *path, int *gone, struct fs_err *e);
-
-/* The child's work: classfd is its /sys/class/net. It returns a malloc()ed
- * result blob of *len bytes (or NULL with an error message in errbuf). */
-typedef void *(*netns_fn)(int classfd, void *arg, size_t *len, char *errbuf, size_t errlen);
-
-/* Runs fn inside the netns behind nsfd; *out gets a malloc()ed copy of the
- * child's blob. Errors name the netns path. */
-int netns_run(int nsfd, const char *path, netns_fn fn, void *arg,
-	      void **out, size_t *outlen, struct fs_err *e);
-
-/* /sys/class/net of the calling process (the host side). */
-int netns_open_host_class(void);
+/* A /sys/class/net directory fd showing the devices of the netns behind
+ * nsfd, usable after this returns (the calling process stays in its own
+ * namespaces): a detached sysfs made while briefly inside the netns
+ * (fsopen/fsmount, Linux >= 5.2), or on older kernels one mounted by a
+ * short-lived child in a private mount namespace and passed back over a
+ * socket. Returns the fd or -errno (-EPERM: privileges). */
+int netns_sysfs_class(int nsfd);
 
 #endif

@@ -1,5 +1,10 @@
-/* stateDir: per-attachment records, the node's original values, and the
- * lock that serialises invocations (flock: released when a process dies). */
+/* stateDir (docs/state.md): attachment records, the node's originals, the
+ * lock that serialises invocations, and the only place where the data model
+ * becomes JSON or comes back from it. Every file is opened without
+ * following links or blocking and must be root's and not writable by group
+ * or others; every record is read against a strict schema; state from
+ * another boot (records carry the boot ID) is discarded, never restored
+ * nor counted. */
 #ifndef FLOWSTEER_STATE_H
 #define FLOWSTEER_STATE_H
 
@@ -8,44 +13,74 @@
 #include <cjson/cJSON.h>
 
 #include "err.h"
+#include "model.h"
 
 #define STATE_LOCK_TIMEOUT_MS 10000
+#define STATE_VERSION 1
 
 struct state {
-	char dir[PATH_MAX - 128];
+	char dir[PATH_MAX - 256];
+	int dirfd;
+	int attfd;                  /* <dir>/attachments */
 	int lockfd;
+	int claimfd;                /* the node claim, while held */
+	char boot_id[MODEL_BOOT_ID_LEN + 1];
 };
 
-/* Creates the directory layout and takes the exclusive lock (bounded wait:
- * code 11 "try again later" when another invocation holds it too long). */
+#define STATE_INIT { .dirfd = -1, .attfd = -1, .lockfd = -1, .claimfd = -1 }
+
+/* Opens stateDir (created 0700 when absent and `create`) and checks it.
+ * Code 5 naming the directory and what is wrong with it. */
+int state_open(struct state *st, const char *dir, bool create, struct fs_err *e);
+/* state_open + the exclusive lock (bounded wait: code 11 when another
+ * invocation holds it too long) + discarding state of another boot. */
 int state_lock(struct state *st, const char *dir, struct fs_err *e);
-void state_unlock(struct state *st);
+void state_close(struct state *st);
 
-/* An attachment record is "<containerID>@<ifname>.n.json" when it holds a
+/* Records: "<containerID>@<ifname>.n.json" when the attachment holds a
  * reference on the node devices, ".p.json" when not: the node's reference
- * count is a directory listing, never a counter that a crash could skew. */
-int state_record_write(struct state *st, const char *cid, const char *ifname, bool node_ref,
-		       const cJSON *rec, struct fs_err *e);
-/* NULL when there is no record (or it is unreadable: logged). */
-cJSON *state_record_read(struct state *st, const char *cid, const char *ifname, bool *node_ref);
+ * count is a directory listing, never a counter a crash could skew. */
+int state_record_write(struct state *st, const struct attachment *a, struct fs_err *e);
+/* 0, -ENOENT when there is none, -1 with e set when it cannot be trusted. */
+int state_record_read(struct state *st, const char *cid, const char *ifname,
+		      struct attachment *a, struct fs_err *e);
 void state_record_remove(struct state *st, const char *cid, const char *ifname);
-int state_node_refs(struct state *st);
-
-/* Calls fn for every record (parsed); stops when fn returns non-zero. */
-typedef int (*state_record_fn)(const char *file, const cJSON *rec, bool node_ref, void *arg);
+int state_record_remove_file(struct state *st, const char *file);
+/* Attachments holding the node devices, or -errno. */
+int state_holders(struct state *st);
+/* Calls fn for every record of this boot in name order, a NULL attachment
+ * with err set when one cannot be read; stops when fn returns non-zero. */
+typedef int (*state_record_fn)(const char *file, const struct attachment *a,
+			       const struct fs_err *err, void *arg);
 int state_records_foreach(struct state *st, state_record_fn fn, void *arg);
-/* Same, without taking the lock (read-only views such as `flowsteer status`). */
-int state_records_foreach_dir(const char *dir, state_record_fn fn, void *arg);
-void state_record_remove_file(struct state *st, const char *file);
-/* Removes the temp files ("*.tmp.<pid>") of atomic writes whose writer died
- * before its rename. Only lock holders write, so under the lock every one
- * of them is garbage. Returns how many were removed. */
+/* Temp files whose writer died before its rename (only lock holders
+ * write: under the lock every one is garbage). Returns how many went. */
 int state_tmp_sweep(struct state *st);
 
-/* node.json: originals of node devices and the sysctl; NULL when absent. */
-cJSON *state_node_read(struct state *st);
-cJSON *state_node_read_dir(const char *dir);
-int state_node_write(struct state *st, const cJSON *node, struct fs_err *e);
+/* node.json: 0, -ENOENT when absent, -1 with e set when it cannot be
+ * trusted (the caller must then leave it alone: it holds originals). */
+int state_node_read(struct state *st, struct node_state *n, struct fs_err *e);
+int state_node_write(struct state *st, const struct node_state *n, struct fs_err *e);
 void state_node_remove(struct state *st);
+
+/* Node devices are the node's, whatever a configuration says: one stateDir
+ * per node tunes them. The claim is a file named after the host network
+ * namespace in STATE_CLAIM_DIR (tmpfs: it lasts exactly one boot) naming
+ * the stateDir that holds them, locked while it is read and written. 0 when
+ * this stateDir holds (or may take) the node devices; -EBUSY with `other`
+ * naming the stateDir that holds them; -errno. The lock is kept until
+ * state_node_unclaim or state_close. */
+#define STATE_CLAIM_DIR "/run/lock"
+int state_node_claim(struct state *st, char *other, size_t len);
+/* Gives the claim up when this stateDir holds it (after the node devices
+ * were released). */
+void state_node_unclaim(struct state *st);
+
+/* The ADD result's "flowsteer" object (docs/result.md). */
+cJSON *state_result_json(const struct attachment *a);
+/* The record of an attachment, and back (strict; code 5 naming the key). */
+cJSON *state_attachment_json(const struct attachment *a);
+int state_attachment_parse(const cJSON *j, const char *where, struct attachment *a,
+			   struct fs_err *e);
 
 #endif

@@ -21,8 +21,8 @@ bool ifname_valid(const char *name)
 	len = strlen(name);
 	if (len == 0 || len > 15 || !strcmp(name, ".") || !strcmp(name, ".."))
 		return false;
-	for (const char *p = name; *p; p++)
-		if (*p == '/' || *p == ':' || isspace((unsigned char)*p) || !isprint((unsigned char)*p))
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p == '/' || *p == ':' || *p == ' ' || *p < 0x20 || *p == 0x7f)
 			return false;
 	return true;
 }
@@ -122,93 +122,141 @@ int file_write_at(int dirfd, const char *path, const char *s)
 	return ret;
 }
 
-static int write_atomic(const char *path, const char *data, size_t len, mode_t mode,
-			bool dir_sync)
+/* pid + nanoseconds: two writers that share a pid number (PID 1 of two
+ * containers on one hostPath) never share a temp file; created O_EXCL.
+ * Digits only, as file_is_tmp() expects. */
+static int tmp_name(const char *name, char *out, size_t len)
 {
-	char tmp[PATH_MAX], dir[PATH_MAX];
-	int fd = -1, dfd = -1, ret = 0;
 	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (snprintf(out, len, "%s.tmp.%d%09ld", name, (int)getpid(), ts.tv_nsec) >= (int)len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+static int write_full(int fd, const char *data, size_t len)
+{
 	size_t off = 0;
 
-	/* pid + nanoseconds, created O_EXCL: two writers that share a pid
-	 * number (PID 1 of two containers on one hostPath) never share a temp
-	 * file. Digits only, as state_tmp_sweep() expects. */
-	clock_gettime(CLOCK_REALTIME, &ts);
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d%09ld", path, (int)getpid(), ts.tv_nsec) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	ret = path_dirname(path, dir, sizeof(dir));
-	if (ret)
-		return ret;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-	if (fd < 0)
-		return -errno;
-	if (fchmod(fd, mode) < 0) {
-		ret = -errno;
-		goto out;
-	}
 	while (off < len) {
 		ssize_t n = write(fd, data + off, len - off);
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			ret = -errno;
-			goto out;
+			return -errno;
 		}
 		off += (size_t)n;
 	}
-	if (fsync(fd) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		ret = -errno;
-		goto out;
-	}
-	fd = -1;
-	debug_hook("before-rename");
-	if (rename(tmp, path) < 0) {
-		ret = -errno;
-		goto out;
-	}
-	dfd = dir_sync ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
 	return 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
+}
+
+/* Temp file in the same directory, then rename: readers and a crashed
+ * writer only ever see the old or the new whole file. */
+static int write_atomic(int dirfd, const char *name, const char *data, size_t len, mode_t mode,
+			bool durable)
+{
+	char tmp[PATH_MAX];
+	int fd, ret;
+
+	ret = tmp_name(name, tmp, sizeof(tmp));
+	if (ret)
+		return ret;
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0)
+		return -errno;
+	ret = fchmod(fd, mode) < 0 ? -errno : write_full(fd, data, len);
+	if (!ret && durable && fsync(fd) < 0)
+		ret = -errno;
+	if (close(fd) < 0 && !ret)
+		ret = -errno;
+	debug_hook("before-rename");
+	if (!ret && renameat(dirfd, tmp, dirfd, name) < 0)
+		ret = -errno;
+	if (ret)
+		unlinkat(dirfd, tmp, 0);
 	return ret;
 }
 
 int file_write_atomic(const char *path, const char *data, size_t len, mode_t mode)
 {
-	return write_atomic(path, data, len, mode, true);
+	char dir[PATH_MAX];
+	const char *base = strrchr(path, '/');
+	int dfd, ret;
+
+	ret = path_dirname(path, dir, sizeof(dir));
+	if (ret)
+		return ret;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	ret = write_atomic(dfd, base ? base + 1 : path, data, len, mode, true);
+	/* A configuration file must survive a power loss: the rename too. */
+	if (!ret)
+		fsync(dfd);
+	close(dfd);
+	return ret;
 }
 
-int file_write_atomic_nodirsync(const char *path, const char *data, size_t len, mode_t mode)
+int file_write_atomic_at(int dirfd, const char *name, const char *data, size_t len, mode_t mode)
 {
-	return write_atomic(path, data, len, mode, false);
+	return write_atomic(dirfd, name, data, len, mode, false);
 }
 
-int file_read_all(const char *path, size_t max, char **out, size_t *outlen)
+bool file_is_tmp(const char *name)
 {
-	size_t cap = 4096, len = 0;
-	char *buf;
-	int fd, ret = 0;
+	const char *t = strstr(name, ".tmp.");
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (!t || !t[5])
+		return false;
+	for (t += 5; *t; t++)
+		if (*t < '0' || *t > '9')
+			return false;
+	return true;
+}
+
+int file_check_trusted(int fd, bool dir, char *why, size_t whylen)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
+		snprintf(why, whylen, "not a %s", dir ? "directory" : "regular file");
+	else if (st.st_uid != 0)
+		snprintf(why, whylen, "owned by uid %u, not root", (unsigned)st.st_uid);
+	else if (st.st_mode & (S_IWGRP | S_IWOTH))
+		snprintf(why, whylen, "writable by group or others (mode %04o)",
+			 (unsigned)(st.st_mode & 07777));
+	else
+		return 0;
+	return -EPERM;
+}
+
+int file_open_trusted(int dirfd, const char *path, int flags, mode_t mode, char *why, size_t whylen)
+{
+	int fd = openat(dirfd, path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode);
+	int ret;
+
 	if (fd < 0)
 		return -errno;
-	buf = malloc(cap + 1);
-	if (!buf) {
+	ret = file_check_trusted(fd, flags & O_DIRECTORY, why, whylen);
+	if (ret) {
 		close(fd);
-		return -ENOMEM;
+		return ret;
 	}
+	return fd;
+}
+
+int file_read_fd(int fd, size_t max, char **out, size_t *outlen)
+{
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap + 1);
+	int ret = 0;
+
+	if (!buf)
+		return -ENOMEM;
 	for (;;) {
 		ssize_t n;
 
@@ -238,7 +286,6 @@ int file_read_all(const char *path, size_t max, char **out, size_t *outlen)
 			break;
 		len += (size_t)n;
 	}
-	close(fd);
 	if (ret) {
 		free(buf);
 		return ret;
@@ -248,6 +295,17 @@ int file_read_all(const char *path, size_t max, char **out, size_t *outlen)
 	if (outlen)
 		*outlen = len;
 	return 0;
+}
+
+int file_read_all(const char *path, size_t max, char **out, size_t *outlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = file_read_fd(fd, max, out, outlen);
+	close(fd);
+	return ret;
 }
 
 int parse_long(const char *s, long long min, long long max, long long *out)

@@ -8,7 +8,9 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Linux IFNAMSIZ-1 bytes, no '/', no whitespace or ':', not "." or "..". */
+/* What the kernel accepts as a name (dev_valid_name: IFNAMSIZ-1 bytes, no
+ * '/', ':' or whitespace, not "." or ".."), UTF-8 included, less control
+ * bytes: those would break the one-line log. */
 bool ifname_valid(const char *name);
 /* CNI spec: alphanumeric first, then [A-Za-z0-9_.-]; bounded so it can name a file. */
 bool containerid_valid(const char *id);
@@ -25,14 +27,27 @@ int file_write_at(int dirfd, const char *path, const char *s);
 /* Replaces path atomically: temp file in the same directory, fsync, rename,
  * fsync of the directory. Keeps `mode`. Returns 0 or -errno. */
 int file_write_atomic(const char *path, const char *data, size_t len, mode_t mode);
-/* The same without the directory fsync. Readers and a crashed process still
- * only ever see the old or the new whole file (temp, fsync, rename); what is
- * left out is only the rename's durability across a power loss. For stateDir
- * records that describe volatile kernel state (a reboot resets every value
- * they describe) that buys nothing and costs one disk flush per write. */
-int file_write_atomic_nodirsync(const char *path, const char *data, size_t len, mode_t mode);
 /* Reads a whole file up to max bytes into a malloc()ed NUL-terminated buffer. */
 int file_read_all(const char *path, size_t max, char **out, size_t *outlen);
+int file_read_fd(int fd, size_t max, char **out, size_t *outlen);
+
+/* For a path flowsteer did not create itself and acts on as root: opened
+ * without following a link at the last component and without blocking
+ * (a FIFO cannot hang the caller), then checked to be a regular file (or,
+ * with O_DIRECTORY, a directory) owned by root and not writable by group
+ * or others. Returns the fd, -errno, or -EPERM with `why` saying what is
+ * wrong (e.g. "owned by uid 1000, not root"). */
+int file_open_trusted(int dirfd, const char *path, int flags, mode_t mode, char *why, size_t whylen);
+/* The same checks on an open fd. */
+int file_check_trusted(int fd, bool dir, char *why, size_t whylen);
+
+/* Replaces dirfd/name atomically (unique temp file, rename) without any
+ * fsync: for state describing volatile kernel values, which a machine
+ * crash resets anyway, while a process crash keeps the page cache.
+ * Returns 0 or -errno. */
+int file_write_atomic_at(int dirfd, const char *name, const char *data, size_t len, mode_t mode);
+/* "<name>.tmp.<digits>": a temp file of an atomic write. */
+bool file_is_tmp(const char *name);
 
 /* Strict decimal parse of a whole string into [min,max]. */
 int parse_long(const char *s, long long min, long long max, long long *out);

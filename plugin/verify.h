@@ -1,31 +1,31 @@
-/* Recorded vs live values of an attachment: CHECK's drift test and the
- * `flowsteer status` view share this. */
+/* Recorded vs live values of an attachment: CHECK's drift test, `flowsteer
+ * status` and the agent's drift metric share this. */
 #ifndef FLOWSTEER_VERIFY_H
 #define FLOWSTEER_VERIFY_H
 
-#include <cjson/cJSON.h>
-
-#include "cpumask.h"
 #include "err.h"
+#include "model.h"
+
+enum verify_state { VERIFY_OK, VERIFY_DRIFT, VERIFY_GONE, VERIFY_UNREADABLE };
 
 struct verify_dev {
-	char name[16];
-	int scope;                 /* enum rps_scope */
-	char want_rps[CPUMASK_HEX_MAX];
-	long long want_flow;       /* -1: not recorded */
-	int state;                 /* 0 holds, 1 drift, 2 gone, 3 unreadable */
-	char msg[512];             /* drift: device, queue, expected, actual */
+	const struct dev *dev;          /* the recorded device */
+	enum verify_state state;
+	char msg[512];                  /* device, queue, expected and actual */
 	int queues;
-	char live_rps[CPUMASK_HEX_MAX]; /* queue rx-0, or the first that drifted */
+	struct cpumask live_cpus;       /* rx-0, or the first queue that drifted */
 	long long live_flow;
 };
 
-/* Live values for every applied device in a record (container devices read
- * inside netns, or the record's own netns when NULL). *out is malloc()ed. */
-int verify_devices(const cJSON *rec, const char *netns, struct verify_dev **out, int *n);
+/* Live values of every applied device of a (pod devices read inside
+ * netns, or a's own netns when NULL or ""). out has a->ndev entries; n
+ * gets how many are filled. Returns 0 or -errno. */
+int verify_attachment(const struct attachment *a, const char *netns, struct verify_dev *out, int *n);
 
 /* CHECK: 0 when everything holds; code 101 naming device, queue, expected
  * and actual otherwise. */
-int verify_record(const cJSON *rec, const char *netns, struct fs_err *e);
+int verify_check(const struct attachment *a, const char *netns, struct fs_err *e);
+
+const char *verify_state_name(enum verify_state s);
 
 #endif

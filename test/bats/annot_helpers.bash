@@ -88,18 +88,3 @@ kube_conf() {
 # Lines of the request log for METHOD (GET/PATCH).
 kube_requests() { grep -c "\"method\": \"$1\"" "$KUBE_REQUESTS" || true; }
 
-# The cpulist of a sysfs rps_cpus value ("3" -> "0-1", "0" -> "").
-mask_list() {
-	python3 -c '
-import sys
-m = int(sys.argv[1].replace(",", ""), 16)
-cpus = [i for i in range(m.bit_length()) if m >> i & 1]
-out, i = [], 0
-while i < len(cpus):
-    j = i
-    while j + 1 < len(cpus) and cpus[j + 1] == cpus[j] + 1:
-        j += 1
-    out.append(str(cpus[i]) if i == j else "%d-%d" % (cpus[i], cpus[j]))
-    i = j + 1
-print(",".join(out))' "$1"
-}

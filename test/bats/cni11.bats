@@ -45,31 +45,47 @@ expect_not_ready() {
 	[ -z "$(find "$STATE_DIR" -name '.status-probe*')" ]
 }
 
+@test "STATUS under failurePolicy ignore: not-ready problems are logged, exit 0 (the node stays Ready)" {
+	: >"$BATS_TEST_TMPDIR/afile"
+	status_conf ".stateDir = \"$BATS_TEST_TMPDIR/afile/state\""
+	status_run
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	grep -q "warn .*not ready, but reported ready (failurePolicy ignore): stateDir $BATS_TEST_TMPDIR/afile/state cannot be created" "$LOG_FILE"
+}
+
+@test "STATUS under failurePolicy ignore with no RPS in the kernel: exit 0, logged" {
+	status_conf
+	status_run unshare -m sh -c 'mount -t tmpfs none /sys && exec "$0" "$@"'
+	[ "$status" -eq 0 ]
+	grep -q 'kernel has no RPS' "$LOG_FILE"
+}
+
 @test "STATUS: stateDir below a read-only bind mount: 50 naming it and EROFS" {
 	mkdir -p "$BATS_TEST_TMPDIR/ro"
-	status_conf ".stateDir = \"$BATS_TEST_TMPDIR/ro/state\""
+	status_conf ".stateDir = \"$BATS_TEST_TMPDIR/ro/state\" | .failurePolicy = \"fail\""
 	status_run unshare -m sh -c \
 		'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"' sh "$BATS_TEST_TMPDIR/ro"
 	expect_not_ready "stateDir $BATS_TEST_TMPDIR/ro/state cannot be created: Read-only file system"
 }
 
 @test "STATUS: an existing stateDir made read-only: 50, not writable" {
-	mkdir -p "$BATS_TEST_TMPDIR/ro/state"
-	status_conf ".stateDir = \"$BATS_TEST_TMPDIR/ro/state\""
+	mkdir -p -m 0700 "$BATS_TEST_TMPDIR/ro/state"
+	status_conf ".stateDir = \"$BATS_TEST_TMPDIR/ro/state\" | .failurePolicy = \"fail\""
 	status_run unshare -m sh -c \
 		'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"' sh "$BATS_TEST_TMPDIR/ro"
-	expect_not_ready "stateDir $BATS_TEST_TMPDIR/ro/state is not writable: Read-only file system"
+	expect_not_ready "stateDir $BATS_TEST_TMPDIR/ro/state(/attachments cannot be created| is not writable): Read-only file system"
 }
 
 @test "STATUS: stateDir below a regular file: 50, not a directory" {
 	: >"$BATS_TEST_TMPDIR/afile"
-	status_conf ".stateDir = \"$BATS_TEST_TMPDIR/afile/state\""
+	status_conf ".stateDir = \"$BATS_TEST_TMPDIR/afile/state\" | .failurePolicy = \"fail\""
 	status_run
 	expect_not_ready "stateDir $BATS_TEST_TMPDIR/afile/state cannot be created: Not a directory"
 }
 
 @test "STATUS: no RPS in the kernel (no rps_cpus in sysfs): 50 naming the file" {
-	status_conf
+	status_conf '.failurePolicy = "fail"'
 	status_run unshare -m sh -c 'mount -t tmpfs none /sys && exec "$0" "$@"'
 	expect_not_ready 'kernel has no RPS: /sys/class/net/lo/queues/rx-0/rps_cpus: No such file'
 }
@@ -129,10 +145,11 @@ gc() {
 	assert_ul0_original
 }
 
-@test "GC: an entry without ifname keeps every interface of that container" {
+@test "GC: an entry without ifname is malformed: 7, nothing dropped" {
 	add_pods a
 	gc '[{"containerID": "ctr-a"}]'
-	[ "$status" -eq 0 ]
+	[ "$status" -eq 1 ]
+	[ "$(jq -r .code <<<"$output")" = 7 ]
 	[ "$(refs)" -eq 1 ]
 }
 

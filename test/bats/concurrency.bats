@@ -172,7 +172,7 @@ assert_clean_end() {
 	[ -z "$(tmp_files)" ]
 	for ((i = 0; i < N; i++)); do assert_pod_tuned "$i"; done
 	[ "$(node_sysfs ul0 rps_cpus)" = "$MASK" ]
-	[ "$(jq -r '.devices.ul0[0].rpsCpus' "$STATE_DIR/node.json")" = "$UL0_CPUS" ]
+	[ "$(node_orig ul0)" = "$(mask_list "$UL0_CPUS")" ]
 
 	rm -f "$MARK"/*
 	watch_start down
@@ -182,7 +182,7 @@ assert_clean_end() {
 	all_ok DEL
 	assert_clean_end
 	# Exactly one DEL restored the node: the one that took the count to 0.
-	[ "$(grep -c 'restored node device ul0' "$LOG_FILE")" -eq 1 ]
+	[ "$(grep -c 'restored node device ul0 ' "$LOG_FILE")" -eq 1 ]
 }
 
 @test "ADDs and DELs interleaved: half the pods leave while the other half arrive" {
@@ -207,7 +207,7 @@ assert_clean_end() {
 	[ -z "$(tmp_files)" ]
 	# The node stayed tuned throughout: some pod always held it.
 	[ "$(node_sysfs ul0 rps_cpus)" = "$MASK" ]
-	[ "$(grep -c 'restored node device ul0' "$LOG_FILE" || true)" -eq 0 ]
+	[ "$(grep -c 'restored node device ul0 ' "$LOG_FILE" || true)" -eq 0 ]
 	for ((i = half; i < N; i++)); do
 		[ -e "$STATE_DIR/attachments/ctr-${PODS[$i]}@eth0.n.json" ]
 	done
@@ -232,5 +232,5 @@ assert_clean_end() {
 	wait
 	for ((i = 0; i < N; i++)); do [ "$(cat "$BATS_TEST_TMPDIR/rc.same.$i")" = 0 ]; done
 	assert_clean_end
-	[ "$(grep -c 'restored node device ul0' "$LOG_FILE")" -eq 1 ]
+	[ "$(grep -c 'restored node device ul0 ' "$LOG_FILE")" -eq 1 ]
 }

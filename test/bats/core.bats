@@ -12,12 +12,7 @@ load helpers
 load core_helpers
 
 setup() {
-	if [ "${BATS_TEST_DESCRIPTION#sysctl:}" != "$BATS_TEST_DESCRIPTION" ]; then
-		sock_save
-		setup_node --init
-	else
-		setup_node
-	fi
+	core_setup
 	ALL=$(all_cpus_mask)
 	ONLINE=$(cat /sys/devices/system/cpu/online)
 }

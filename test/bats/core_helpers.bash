@@ -44,30 +44,6 @@ node_write() {
 # rep VALUE N: "VALUE VALUE ..." N times (what *_queues prints).
 rep() { local i out=(); for ((i = 0; i < $2; i++)); do out+=("$1"); done; echo "${out[*]}"; }
 
-# kmask CPULIST: rps_cpus as the kernel prints it for CPULIST ∩ online, at
-# the width of the possible CPUs (the same rule as all_cpus_mask).
-kmask() {
-	python3 - "$1" <<'EOF'
-import sys
-def cpus(s):
-    out = set()
-    for part in filter(None, s.strip().split(',')):
-        a, _, b = part.partition('-')
-        out.update(range(int(a), int(b or a) + 1))
-    return out
-online = cpus(open('/sys/devices/system/cpu/online').read())
-n = max(cpus(open('/sys/devices/system/cpu/possible').read())) + 1
-m = sum(1 << c for c in cpus(sys.argv[1]) & online)
-groups = (n + 31) // 32
-first = ((n - 1) % 32) // 4 + 1
-out = []
-for g in range(groups - 1, -1, -1):
-    w = first if g == groups - 1 else 8
-    out.append('%0*x' % (w, (m >> (32 * g)) & ((1 << (4 * w)) - 1)))
-print(','.join(out))
-EOF
-}
-
 is_zero_mask() { [[ $1 =~ ^[0,]+( [0,]+)*$ ]]; }
 
 # expect_eq ACTUAL WANT WHAT: bats shows the message when the test fails.
@@ -125,6 +101,18 @@ state_records() { ls "$STATE_DIR/attachments" 2>/dev/null | wc -l; }
 # The sysctl exists only in the initial netns: save it before a test
 # changes it; core_teardown writes it back whatever happened.
 sock_save() { SOCK_ORIG=$(cat "$SOCK_SYSCTL"); }
+
+# core_setup: tests named "sysctl: ..." run the plugin in the initial netns
+# (the only one with net.core.rps_sock_flow_entries, saved first); every
+# other test gets a node netns.
+core_setup() {
+	if [ "${BATS_TEST_DESCRIPTION#sysctl:}" != "$BATS_TEST_DESCRIPTION" ]; then
+		sock_save
+		setup_node --init
+	else
+		setup_node
+	fi
+}
 
 core_teardown() {
 	if [ -n "${SOCK_ORIG:-}" ]; then

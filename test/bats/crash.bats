@@ -111,11 +111,12 @@ expect_mid() {
 		[ ! -e "$STATE_DIR/node.json" ]
 		assert_ul "$(ul_original)" ;;
 	before-rename)
+		# The first atomic write into a new stateDir: its boot marker.
 		[ ! -e "$STATE_DIR/node.json" ]
-		[ -n "$(find "$STATE_DIR" -maxdepth 1 -name 'node.json.tmp.*')" ]
+		[ -n "$(find "$STATE_DIR" -maxdepth 1 -name '*.tmp.*')" ]
 		assert_ul "$(ul_original)" ;;
 	node-saved)
-		[ "$(jq -r '.devices.ul1[0].flowCnt' "$STATE_DIR/node.json")" = 128 ]
+		[ "$(node_orig ul1 flowCnt)" = 128 ]
 		assert_ul "$(ul_original)" ;;
 	node-partial)
 		[ -e "$STATE_DIR/node.json" ]
@@ -233,8 +234,8 @@ crash_case() {
 @test "ADD killed twice in a row at node-partial: originals survive, DEL restores them" {
 	crash ADD node-partial
 	crash ADD node-partial
-	[ "$(jq -r '.devices.ul0[0].rpsCpus' "$STATE_DIR/node.json")" = "$UL0_CPUS" ]
-	[ "$(jq -r '.devices.ul1[0].flowCnt' "$STATE_DIR/node.json")" = "$UL1_FLOW" ]
+	[ "$(node_orig ul0)" = "$(mask_list "$UL0_CPUS")" ]
+	[ "$(node_orig ul1 flowCnt)" = "$UL1_FLOW" ]
 	recover_del
 	assert_clean
 }
@@ -246,7 +247,7 @@ crash_case() {
 	run cni ADD "$(conf 1.0.0 '.hostDevices = ["@underlay", "ul1"]')"
 	[ "$status" -eq 0 ]
 	assert_ul "$(ul_tuned)"
-	[ "$(jq -r '.devices.ul1[0].rpsCpus' "$STATE_DIR/node.json")" = "$UL1_CPUS" ]
+	[ "$(node_orig ul1)" = "$(mask_list "$UL1_CPUS")" ]
 	recover_del "$cid1"
 	[ "$(refs)" -eq 1 ]
 	assert_ul "$(ul_tuned)"

@@ -7,6 +7,39 @@ FLOWSTEER_BIN=${FLOWSTEER_BIN:-$BATS_TEST_DIRNAME/../../build/flowsteer}
 FIXTURES=${FIXTURES:-$BATS_TEST_DIRNAME/../fixtures}
 CNI_TIMEOUT=${CNI_TIMEOUT:-20}
 
+# run_helper [STATUS|?] CMD...: runs CMD (bats `run`, stderr apart) under a
+# timeout (the helpers below that run the plugin carry their own) and
+# fails the test unless it exits STATUS (default 0; "?" takes any). The
+# output is printed, so a failing test shows it.
+run_helper() {
+	local want=0
+	case ${1:-} in
+	'?') want=; shift ;;
+	[0-9] | [0-9][0-9] | [0-9][0-9][0-9]) want=$1; shift ;;
+	esac
+	if declare -F "$1" >/dev/null; then
+		run --separate-stderr "$@"
+	else
+		run --separate-stderr timeout --kill-after=5 "$CNI_TIMEOUT" "$@"
+	fi
+	echo "\$ $* -> exit $status"
+	[ -n "$output" ] && echo "$output"
+	[ -n "$stderr" ] && echo "stderr: $stderr"
+	if [ -n "$want" ] && [ "$status" -ne "$want" ]; then
+		echo "exit status $status, expected $want" >&2
+		return 1
+	fi
+}
+
+# assert_json JSON FILTER WANT [WHAT]: jq -r FILTER of JSON is WANT.
+assert_json() {
+	local got
+	got=$(jq -r "$2" <<<"$1") || { echo "assert_json: jq $2 failed on: $1" >&2; return 1; }
+	[ "$got" = "$3" ] && return 0
+	echo "${4:-$2}: got '$got', want '$3'" >&2
+	return 1
+}
+
 # Unique per test and per run so parallel or leftover runs never collide.
 fs_prefix() { echo "fst$$${BATS_TEST_NUMBER}"; }
 
@@ -68,7 +101,12 @@ make_pod() {
 }
 
 teardown_node() {
-	local l n
+	local l n c
+	# A node claim left by a test that ended holding node devices (its
+	# stateDirs are all below the test's temp dir).
+	for c in /run/lock/flowsteer-net*.claim; do
+		[ -e "$c" ] && [[ $(cat "$c") == "$BATS_TEST_TMPDIR"/* ]] && rm -f "$c"
+	done
 	for l in "${FS_HOST_LINKS[@]}"; do ip link del "$l" 2>/dev/null || true; done
 	FS_HOST_LINKS=()
 	for ((n = ${#FS_NS[@]} - 1; n >= 0; n--)); do
@@ -102,7 +140,7 @@ cni() {
 	printf '%s' "$config" | timeout "$CNI_TIMEOUT" "${NODE_EXEC[@]}" env \
 		CNI_COMMAND="$verb" CNI_CONTAINERID="$cid" CNI_NETNS="${CNI_NETNS_OVERRIDE-$POD_NETNS}" \
 		CNI_IFNAME="${CNI_IFNAME_OVERRIDE:-eth0}" CNI_PATH=/opt/cni/bin \
-		CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=${POD_NAMESPACE:-default};K8S_POD_NAME=${POD_NAME:-pod};K8S_POD_INFRA_CONTAINER_ID=$cid" \
+		CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=${POD_NAMESPACE:-default};K8S_POD_NAME=${POD_NAME:-pod};K8S_POD_INFRA_CONTAINER_ID=$cid${CNI_ARGS_EXTRA:+;$CNI_ARGS_EXTRA}" \
 		"$FLOWSTEER_BIN"
 }
 
@@ -111,19 +149,16 @@ pod_sysfs() { ip netns exec "$1" cat "/sys/class/net/${3:-eth0}/queues/${4:-rx-0
 # Reads a queue file of a node device.
 node_sysfs() { node_run cat "/sys/class/net/$1/queues/${3:-rx-0}/$2"; }
 
-# The kernel's rps_cpus for all online CPUs, as sysfs prints it.
-all_cpus_mask() {
-	local n last
-	last=$(cut -d- -f2 /sys/devices/system/cpu/possible)
-	n=$((last + 1))
-	python3 -c "
-n=$n; m=0
-for c in open('/sys/devices/system/cpu/online').read().strip().split(','):
-    a,_,b=c.partition('-'); b=b or a
-    for i in range(int(a),int(b)+1): m|=1<<i
-groups=(n+31)//32; fd=((n-1)%32)//4+1; out=[]
-for g in range(groups-1,-1,-1):
-    v=(m>>(32*g))&0xffffffff
-    out.append(('%0'+str(fd if g==groups-1 else 8)+'x')%(v&((1<<(4*(fd if g==groups-1 else 8)))-1)))
-print(','.join(out))"
+# The one CPU-mask oracle (test/helpers/cpumask.py, independent of the
+# plugin's cpumask.c): every online CPU, a cpulist, or a hex mask back to a
+# cpulist, as sysfs prints them.
+CPUMASK_PY=$BATS_TEST_DIRNAME/../helpers/cpumask.py
+all_cpus_mask() { python3 "$CPUMASK_PY" online; }
+kmask() { python3 "$CPUMASK_PY" hex "$1"; }
+mask_list() { python3 "$CPUMASK_PY" list "$1"; }
+
+# node_orig DEV [FIELD]: what node.json keeps as DEV's rx-0 original:
+# "cpus" (a cpulist) or "flowCnt".
+node_orig() {
+	jq -r --arg d "$1" '.devices[] | select(.name == $d) | .queues[0].orig.'"${2:-cpus}" "$STATE_DIR/node.json"
 }

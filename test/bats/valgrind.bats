@@ -38,7 +38,7 @@ setup() {
    Memcheck:Param
    mount(type)
    fun:mount
-   fun:child_main
+   fun:child_class
 }
 EOF
 	cat >"$BATS_TEST_TMPDIR/vg.sh" <<EOF
@@ -104,14 +104,15 @@ vg() {
 @test "valgrind: STATUS ready and not ready" {
 	vg STATUS "$(conf 1.1.0 'del(.prevResult)')" 0
 	: >"$BATS_TEST_TMPDIR/afile"
-	vg STATUS "$(conf 1.1.0 "del(.prevResult) | .stateDir = \"$BATS_TEST_TMPDIR/afile/x\"")" 1
+	vg STATUS "$(conf 1.1.0 "del(.prevResult) | .stateDir = \"$BATS_TEST_TMPDIR/afile/x\" | .failurePolicy = \"fail\"")" 1
 	[ "$(echo "$output" | jq -r .code)" = 50 ]
+	vg STATUS "$(conf 1.1.0 "del(.prevResult) | .stateDir = \"$BATS_TEST_TMPDIR/afile/x\"")" 0
 }
 
 @test "valgrind: GC dropping records and restoring the node" {
 	FLOWSTEER_BIN=$PLAIN_BIN run cni ADD "$(conf 1.0.0)"
 	[ "$status" -eq 0 ]
-	vg GC "$(conf 1.1.0 '.["cni.dev/valid-attachments"] = [{"containerID": "other"}]')" 0
+	vg GC "$(conf 1.1.0 '.["cni.dev/valid-attachments"] = [{"containerID": "other", "ifname": "eth0"}]')" 0
 	[ "$(refs)" -eq 0 ]
 }
 
@@ -131,9 +132,9 @@ vg() {
 }
 
 @test "valgrind: failurePolicy fail rolls back (100), ignore reports" {
-	vg ADD "$(conf 1.0.0 '.prevResult.interfaces[0].name = "calidead0" | .failurePolicy = "fail"')" 1
+	CNI_IFNAME_OVERRIDE=eth1 vg ADD "$(conf 1.0.0 '.prevResult.interfaces[1].name = "eth1" | .failurePolicy = "fail"')" 1 ctr-x
 	[ "$(echo "$output" | jq -r .code)" = 100 ]
-	vg ADD "$(conf 1.0.0 '.prevResult.interfaces[0].name = "calidead0"')" 0
+	CNI_IFNAME_OVERRIDE=eth1 vg ADD "$(conf 1.0.0 '.prevResult.interfaces[1].name = "eth1"')" 0 ctr-x
 }
 
 @test "valgrind: runtime pod annotations (narrowed cpus, opt-out)" {

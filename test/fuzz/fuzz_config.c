@@ -9,6 +9,9 @@
  *   prevres_convert     (into every supported cniVersion)
  *   annot_decide        (runtimeConfig pod annotations, and the input's
  *                        "fuzzNamespaceAnnotations" object as the namespace's)
+ *   annotcache_parse    (the input as the agent's annotations file)
+ *   cpumgr_parse        (the input as the kubelet's cpu_manager_state)
+ *   state_attachment_parse (the input as a stateDir record)
  *   cpumask_parse_list / cpumask_parse_hex on every string in the input,
  *                       with round trips through the formatters checked
  *
@@ -27,10 +30,13 @@
 #include <unistd.h>
 
 #include "annot.h"
+#include "annotcache.h"
 #include "cni.h"
 #include "config.h"
 #include "cpumask.h"
+#include "cpuset.h"
 #include "prevres.h"
+#include "state.h"
 #include "util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -182,7 +188,7 @@ static void fuzz_annotations(const struct fs_config *c)
 		break;
 	}
 	cpumask_andnot(&node, &node, &c->exclude);
-	annot_decide(c, &node, c->runtime_annotations, "runtime", cJSON_IsObject(ns) ? ns : NULL, &d, &w);
+	annot_decide(c, &node, c->runtime_annotations, SRC_RUNTIME, cJSON_IsObject(ns) ? ns : NULL, &d, &w);
 	/* flowsteer.io/cpus only ever narrows the node's set. */
 	CHECK(cpumask_subset(&d.cpus, &node));
 	CHECK(d.tune ? d.mode != FS_MODE_OFF : d.mode == FS_MODE_OFF);
@@ -190,8 +196,41 @@ static void fuzz_annotations(const struct fs_config *c)
 	CHECK(w.n >= 0 && w.n <= FS_MAX_WARNINGS);
 	for (int i = 0; i < w.n; i++)
 		CHECK(strchr(w.items[i], '\n') == NULL);
-	annot_has_ours(c->runtime_annotations);
 	warn_free(&w);
+}
+
+/* The same bytes as the other files flowsteer reads: each parser either
+ * refuses them with a message or gives values within their ranges. */
+static void fuzz_side_files(const char *buf, size_t len)
+{
+	struct cpumgr_state k;
+	struct annotcache ac;
+	struct attachment *a;
+	struct fs_err e = { 0 };
+	char err[256] = "";
+	cJSON *j;
+
+	if (annotcache_parse(buf, len, "team-a", "web", &ac, err, sizeof(err)) == 0) {
+		CHECK(ac.root && ac.synced_at >= 0);
+		CHECK(!ac.pod || cJSON_IsObject(ac.pod));
+		annotcache_free(&ac);
+	} else {
+		CHECK(err[0] && !ac.root);
+	}
+	if (cpumgr_parse(buf, len, &k, err, sizeof(err)) == 0)
+		CHECK(k.policy == CPUMGR_NONE || k.policy == CPUMGR_STATIC);
+	j = cJSON_ParseWithLength(buf, len);
+	a = j ? attachment_new() : NULL;
+	if (a && state_attachment_parse(j, "fuzz", a, &e) == 0) {
+		CHECK(containerid_valid(a->container_id) && ifname_valid(a->ifname));
+		for (int i = 0; i < a->ndev; i++) {
+			CHECK(ifname_valid(a->devs[i].name));
+			CHECK(a->devs[i].nq >= 0 && a->devs[i].nq <= MODEL_MAX_QUEUES);
+			CHECK(a->devs[i].want_flow >= -1);
+		}
+	}
+	attachment_free(a);
+	cJSON_Delete(j);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -205,6 +244,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_stdin(data, size);
 	if (size > CNI_STDIN_MAX)
 		return 0;
+	fuzz_side_files((const char *)data, size);
 
 	ret = config_parse((const char *)data, size, &c, &e);
 	if (ret) {

@@ -1,4 +1,4 @@
-/* annot_decide: SPEC §5 precedence (pod > namespace > config, per key),
+/* annot_decide: precedence (docs/annotations.md) (pod > namespace > config, per key),
  * policy, cpus narrowing, bad values as warnings, and the source field. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -57,7 +57,8 @@ static cJSON *json(const char *s)
 	return j;
 }
 
-/* Runs the decision with pod annotations from src ("runtime" or "pod"). */
+/* Runs the decision with pod annotations from src ("runtime" or
+ * "agent-pod": the agent's cache). */
 static void decide(struct fx *f, const char *pod, const char *src, const char *ns)
 {
 	cJSON_Delete(f->pod);
@@ -65,7 +66,8 @@ static void decide(struct fx *f, const char *pod, const char *src, const char *n
 	warn_free(&f->w);
 	f->pod = json(pod);
 	f->ns = json(ns);
-	annot_decide(&f->cfg, &f->node, f->pod, src, f->ns, &f->d, &f->w);
+	annot_decide(&f->cfg, &f->node, f->pod, strcmp(src, "runtime") ? SRC_AGENT_POD : SRC_RUNTIME,
+		     f->ns, &f->d, &f->w);
 }
 
 static void assert_cpus(const struct fx *f, const char *list)
@@ -106,13 +108,13 @@ static void test_no_annotations_opt_out(void **state)
 	assert_int_equal(f->d.mode, FS_MODE_RFS);
 	assert_int_equal(f->d.scope, FS_SCOPE_BOTH);
 	assert_cpus(f, "0-7");
-	assert_string_equal(f->d.source, "config");
+	assert_string_equal(model_source_name(f->d.source), "config");
 	assert_int_equal(f->w.n, 0);
 
 	/* Empty objects and foreign keys are the same as none. */
-	decide(f, "{\"app\":\"web\",\"flowsteer.io/status\":\"old\"}", "pod", "{}");
+	decide(f, "{\"app\":\"web\",\"flowsteer.io/status\":\"old\"}", "agent-pod", "{}");
 	assert_true(f->d.tune);
-	assert_string_equal(f->d.source, "config");
+	assert_string_equal(model_source_name(f->d.source), "config");
 	assert_int_equal(f->w.n, 0);
 }
 
@@ -135,11 +137,11 @@ static void test_opt_out_mode_off(void **state)
 	decide(f, "{\"flowsteer.io/mode\":\"off\"}", "runtime", NULL);
 	assert_false(f->d.tune);
 	assert_int_equal(f->d.mode, FS_MODE_OFF);
-	assert_string_equal(f->d.source, "runtime");
+	assert_string_equal(model_source_name(f->d.source), "runtime");
 
-	decide(f, "{\"flowsteer.io/mode\":\"off\"}", "pod", NULL);
+	decide(f, "{\"flowsteer.io/mode\":\"off\"}", "agent-pod", NULL);
 	assert_false(f->d.tune);
-	assert_string_equal(f->d.source, "pod");
+	assert_string_equal(model_source_name(f->d.source), "agent-pod");
 }
 
 static void test_opt_in_needs_annotation(void **state)
@@ -149,24 +151,24 @@ static void test_opt_in_needs_annotation(void **state)
 	f->cfg.policy = FS_POLICY_OPT_IN;
 	decide(f, NULL, "runtime", NULL);
 	assert_false(f->d.tune);
-	assert_string_equal(f->d.source, "config");
+	assert_string_equal(model_source_name(f->d.source), "config");
 
 	/* scope or cpus alone do not ask for tuning */
 	decide(f, "{\"flowsteer.io/scope\":\"host\",\"flowsteer.io/cpus\":\"1\"}", "runtime",
 	       "{\"flowsteer.io/scope\":\"container\"}");
 	assert_false(f->d.tune);
-	assert_string_equal(f->d.source, "config");
+	assert_string_equal(model_source_name(f->d.source), "config");
 
 	decide(f, "{\"flowsteer.io/mode\":\"rps\"}", "runtime", NULL);
 	assert_true(f->d.tune);
 	assert_int_equal(f->d.mode, FS_MODE_RPS);
 	assert_int_equal(f->d.scope, FS_SCOPE_BOTH);
-	assert_string_equal(f->d.source, "runtime");
+	assert_string_equal(model_source_name(f->d.source), "runtime");
 
-	decide(f, "{\"flowsteer.io/mode\":\"rfs\"}", "pod", NULL);
+	decide(f, "{\"flowsteer.io/mode\":\"rfs\"}", "agent-pod", NULL);
 	assert_true(f->d.tune);
 	assert_int_equal(f->d.mode, FS_MODE_RFS);
-	assert_string_equal(f->d.source, "pod");
+	assert_string_equal(model_source_name(f->d.source), "agent-pod");
 }
 
 static void test_opt_in_namespace(void **state)
@@ -174,29 +176,29 @@ static void test_opt_in_namespace(void **state)
 	struct fx *f = *state;
 
 	f->cfg.policy = FS_POLICY_OPT_IN;
-	decide(f, NULL, "pod", "{\"flowsteer.io/mode\":\"rps\"}");
+	decide(f, NULL, "agent-pod", "{\"flowsteer.io/mode\":\"rps\"}");
 	assert_true(f->d.tune);
 	assert_int_equal(f->d.mode, FS_MODE_RPS);
-	assert_string_equal(f->d.source, "namespace");
+	assert_string_equal(model_source_name(f->d.source), "namespace");
 
 	/* the pod opts out of its namespace's opt-in */
-	decide(f, "{\"flowsteer.io/mode\":\"off\"}", "pod", "{\"flowsteer.io/mode\":\"rps\"}");
+	decide(f, "{\"flowsteer.io/mode\":\"off\"}", "agent-pod", "{\"flowsteer.io/mode\":\"rps\"}");
 	assert_false(f->d.tune);
-	assert_string_equal(f->d.source, "pod");
+	assert_string_equal(model_source_name(f->d.source), "agent-pod");
 }
 
 static void test_namespace_off_pod_on(void **state)
 {
 	struct fx *f = *state;
 
-	decide(f, NULL, "pod", "{\"flowsteer.io/mode\":\"off\"}");
+	decide(f, NULL, "agent-pod", "{\"flowsteer.io/mode\":\"off\"}");
 	assert_false(f->d.tune);
-	assert_string_equal(f->d.source, "namespace");
+	assert_string_equal(model_source_name(f->d.source), "namespace");
 
-	decide(f, "{\"flowsteer.io/mode\":\"rps\"}", "pod", "{\"flowsteer.io/mode\":\"off\"}");
+	decide(f, "{\"flowsteer.io/mode\":\"rps\"}", "agent-pod", "{\"flowsteer.io/mode\":\"off\"}");
 	assert_true(f->d.tune);
 	assert_int_equal(f->d.mode, FS_MODE_RPS);
-	assert_string_equal(f->d.source, "pod");
+	assert_string_equal(model_source_name(f->d.source), "agent-pod");
 }
 
 static void test_config_mode_off_is_default_off(void **state)
@@ -206,17 +208,17 @@ static void test_config_mode_off_is_default_off(void **state)
 	f->cfg.mode = FS_MODE_OFF;
 	decide(f, NULL, "runtime", NULL);
 	assert_false(f->d.tune);
-	assert_string_equal(f->d.source, "config");
+	assert_string_equal(model_source_name(f->d.source), "config");
 
 	decide(f, "{\"flowsteer.io/mode\":\"rfs\"}", "runtime", NULL);
 	assert_true(f->d.tune);
 	assert_int_equal(f->d.mode, FS_MODE_RFS);
-	assert_string_equal(f->d.source, "runtime");
+	assert_string_equal(model_source_name(f->d.source), "runtime");
 
-	decide(f, NULL, "pod", "{\"flowsteer.io/mode\":\"rps\"}");
+	decide(f, NULL, "agent-pod", "{\"flowsteer.io/mode\":\"rps\"}");
 	assert_true(f->d.tune);
 	assert_int_equal(f->d.mode, FS_MODE_RPS);
-	assert_string_equal(f->d.source, "namespace");
+	assert_string_equal(model_source_name(f->d.source), "namespace");
 }
 
 /* Each key independently: pod > namespace > config. */
@@ -224,28 +226,28 @@ static void test_per_key_precedence(void **state)
 {
 	struct fx *f = *state;
 
-	decide(f, "{\"flowsteer.io/mode\":\"rps\"}", "pod",
+	decide(f, "{\"flowsteer.io/mode\":\"rps\"}", "agent-pod",
 	       "{\"flowsteer.io/mode\":\"rfs\",\"flowsteer.io/scope\":\"host\",\"flowsteer.io/cpus\":\"2-3\"}");
 	assert_true(f->d.tune);
 	assert_int_equal(f->d.mode, FS_MODE_RPS);
 	assert_int_equal(f->d.scope, FS_SCOPE_HOST);
 	assert_cpus(f, "2-3");
-	assert_string_equal(f->d.source, "pod");
+	assert_string_equal(model_source_name(f->d.source), "agent-pod");
 
-	decide(f, "{\"flowsteer.io/scope\":\"container\",\"flowsteer.io/cpus\":\"5\"}", "pod",
+	decide(f, "{\"flowsteer.io/scope\":\"container\",\"flowsteer.io/cpus\":\"5\"}", "agent-pod",
 	       "{\"flowsteer.io/scope\":\"host\",\"flowsteer.io/cpus\":\"2-3\"}");
 	assert_int_equal(f->d.mode, FS_MODE_RFS);
 	assert_int_equal(f->d.scope, FS_SCOPE_CONTAINER);
 	assert_cpus(f, "5");
-	assert_string_equal(f->d.source, "pod");
+	assert_string_equal(model_source_name(f->d.source), "agent-pod");
 
 	/* Only namespace keys: source namespace, config for the rest. */
-	decide(f, NULL, "pod", "{\"flowsteer.io/scope\":\"host\"}");
+	decide(f, NULL, "agent-pod", "{\"flowsteer.io/scope\":\"host\"}");
 	assert_true(f->d.tune);
 	assert_int_equal(f->d.mode, FS_MODE_RFS);
 	assert_int_equal(f->d.scope, FS_SCOPE_HOST);
 	assert_cpus(f, "0-7");
-	assert_string_equal(f->d.source, "namespace");
+	assert_string_equal(model_source_name(f->d.source), "namespace");
 }
 
 static void test_cpus_narrowing(void **state)
@@ -255,7 +257,7 @@ static void test_cpus_narrowing(void **state)
 	decide(f, "{\"flowsteer.io/cpus\":\"1-2,6\"}", "runtime", NULL);
 	assert_true(f->d.tune);
 	assert_cpus(f, "1-2,6");
-	assert_string_equal(f->d.source, "runtime");
+	assert_string_equal(model_source_name(f->d.source), "runtime");
 	assert_int_equal(f->w.n, 0);
 
 	/* the whole configured set is allowed too */
@@ -268,9 +270,9 @@ static void test_cpus_all_undoes_namespace_narrowing(void **state)
 {
 	struct fx *f = *state;
 
-	decide(f, "{\"flowsteer.io/cpus\":\"all\"}", "pod", "{\"flowsteer.io/cpus\":\"1\"}");
+	decide(f, "{\"flowsteer.io/cpus\":\"all\"}", "agent-pod", "{\"flowsteer.io/cpus\":\"1\"}");
 	assert_cpus(f, "0-7");
-	assert_string_equal(f->d.source, "pod");
+	assert_string_equal(model_source_name(f->d.source), "agent-pod");
 	assert_int_equal(f->w.n, 0);
 }
 
@@ -281,7 +283,7 @@ static void test_cpus_widening_refused(void **state)
 	decide(f, "{\"flowsteer.io/cpus\":\"0-9\"}", "runtime", NULL);
 	assert_true(f->d.tune);
 	assert_cpus(f, "0-7");
-	assert_string_equal(f->d.source, "config");
+	assert_string_equal(model_source_name(f->d.source), "config");
 	assert_warned(f, "flowsteer.io/cpus", "\"0-9\"", "8-9", "0-7", "ignored", NULL);
 
 	/* against a config that excluded some CPUs */
@@ -292,10 +294,10 @@ static void test_cpus_widening_refused(void **state)
 	assert_warned(f, "flowsteer.io/cpus", "\"2-4\"", "outside", NULL);
 
 	/* a refused pod value falls back to the namespace's */
-	decide(f, "{\"flowsteer.io/cpus\":\"3\"}", "pod", "{\"flowsteer.io/cpus\":\"4-5\"}");
+	decide(f, "{\"flowsteer.io/cpus\":\"3\"}", "agent-pod", "{\"flowsteer.io/cpus\":\"4-5\"}");
 	assert_cpus(f, "4-5");
-	assert_string_equal(f->d.source, "namespace");
-	assert_warned(f, "flowsteer.io/cpus", "\"3\"", "(pod)", NULL);
+	assert_string_equal(model_source_name(f->d.source), "namespace");
+	assert_warned(f, "flowsteer.io/cpus", "\"3\"", "(agent-pod)", NULL);
 }
 
 static void test_cpus_empty_refused(void **state)
@@ -312,7 +314,7 @@ static void test_cpus_empty_refused(void **state)
 	*state = f = fx_new("");
 	decide(f, "{\"flowsteer.io/cpus\":\"all\"}", "runtime", NULL);
 	assert_warned(f, "flowsteer.io/cpus", "leaves no CPU", NULL);
-	assert_string_equal(f->d.source, "config");
+	assert_string_equal(model_source_name(f->d.source), "config");
 }
 
 static void test_garbage_values_warned(void **state)
@@ -325,7 +327,7 @@ static void test_garbage_values_warned(void **state)
 	assert_int_equal(f->d.mode, FS_MODE_RFS);
 	assert_int_equal(f->d.scope, FS_SCOPE_BOTH);
 	assert_cpus(f, "0-7");
-	assert_string_equal(f->d.source, "config");
+	assert_string_equal(model_source_name(f->d.source), "config");
 	assert_int_equal(f->w.n, 3);
 	assert_warned(f, "flowsteer.io/mode", "\"fast\"", "off, rps or rfs", "(runtime)", NULL);
 	assert_warned(f, "flowsteer.io/scope", "\"everywhere\"", "container, host or both", NULL);
@@ -344,7 +346,7 @@ static void test_garbage_under_opt_in_stays_off(void **state)
 	f->cfg.policy = FS_POLICY_OPT_IN;
 	decide(f, "{\"flowsteer.io/mode\":\"yes\"}", "runtime", NULL);
 	assert_false(f->d.tune);
-	assert_string_equal(f->d.source, "config");
+	assert_string_equal(model_source_name(f->d.source), "config");
 	assert_warned(f, "flowsteer.io/mode", "\"yes\"", NULL);
 }
 
@@ -352,14 +354,14 @@ static void test_garbage_pod_falls_back_to_namespace(void **state)
 {
 	struct fx *f = *state;
 
-	decide(f, "{\"flowsteer.io/mode\":\"bogus\"}", "pod", "{\"flowsteer.io/mode\":\"rps\"}");
+	decide(f, "{\"flowsteer.io/mode\":\"bogus\"}", "agent-pod", "{\"flowsteer.io/mode\":\"rps\"}");
 	assert_true(f->d.tune);
 	assert_int_equal(f->d.mode, FS_MODE_RPS);
-	assert_string_equal(f->d.source, "namespace");
-	assert_warned(f, "flowsteer.io/mode", "\"bogus\"", "(pod)", NULL);
+	assert_string_equal(model_source_name(f->d.source), "namespace");
+	assert_warned(f, "flowsteer.io/mode", "\"bogus\"", "(agent-pod)", NULL);
 
 	/* and a bad namespace value is reported even when the pod decides */
-	decide(f, "{\"flowsteer.io/scope\":\"host\"}", "pod", "{\"flowsteer.io/scope\":\"nodes\"}");
+	decide(f, "{\"flowsteer.io/scope\":\"host\"}", "agent-pod", "{\"flowsteer.io/scope\":\"nodes\"}");
 	assert_int_equal(f->d.scope, FS_SCOPE_HOST);
 	assert_warned(f, "flowsteer.io/scope", "\"nodes\"", "(namespace)", NULL);
 }
@@ -372,7 +374,7 @@ static void test_non_string_values(void **state)
 	       "runtime", NULL);
 	assert_true(f->d.tune);
 	assert_cpus(f, "0-7");
-	assert_string_equal(f->d.source, "config");
+	assert_string_equal(model_source_name(f->d.source), "config");
 	assert_warned(f, "flowsteer.io/mode", "not a string", NULL);
 	assert_warned(f, "flowsteer.io/cpus", "[1,2]", NULL);
 	assert_warned(f, "flowsteer.io/scope", "null", NULL);
@@ -405,43 +407,12 @@ static void test_not_tuned_ignores_scope_source(void **state)
 	/* The pod opted out; the namespace's scope was not used. */
 	decide(f, "{\"flowsteer.io/mode\":\"off\"}", "runtime", "{\"flowsteer.io/scope\":\"host\"}");
 	assert_false(f->d.tune);
-	assert_string_equal(f->d.source, "runtime");
+	assert_string_equal(model_source_name(f->d.source), "runtime");
 
 	/* The namespace opted out; a pod scope alone changes nothing. */
-	decide(f, "{\"flowsteer.io/scope\":\"host\"}", "pod", "{\"flowsteer.io/mode\":\"off\"}");
+	decide(f, "{\"flowsteer.io/scope\":\"host\"}", "agent-pod", "{\"flowsteer.io/mode\":\"off\"}");
 	assert_false(f->d.tune);
-	assert_string_equal(f->d.source, "namespace");
-}
-
-static void test_source_default_name(void **state)
-{
-	struct fx *f = *state;
-
-	decide(f, "{\"flowsteer.io/mode\":\"rps\"}", NULL, NULL);
-	assert_string_equal(f->d.source, "pod");
-}
-
-static void test_has_ours(void **state)
-{
-	cJSON *j;
-
-	(void)state;
-	assert_false(annot_has_ours(NULL));
-	j = json("{}");
-	assert_false(annot_has_ours(j));
-	cJSON_Delete(j);
-	j = json("{\"app\":\"x\",\"flowsteer.io/status\":\"mode=rfs\"}");
-	assert_false(annot_has_ours(j));
-	cJSON_Delete(j);
-	j = json("{\"flowsteer.io/cpus\":\"garbage\"}");
-	assert_true(annot_has_ours(j));
-	cJSON_Delete(j);
-	j = json("{\"flowsteer.io/mode\":\"off\"}");
-	assert_true(annot_has_ours(j));
-	cJSON_Delete(j);
-	j = json("[\"flowsteer.io/mode\"]");
-	assert_false(annot_has_ours(j));
-	cJSON_Delete(j);
+	assert_string_equal(model_source_name(f->d.source), "namespace");
 }
 
 int main(void)
@@ -465,8 +436,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_non_string_values, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_warning_sanitised, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_not_tuned_ignores_scope_source, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_source_default_name, fx_setup, fx_teardown),
-		cmocka_unit_test(test_has_ours),
 	};
 
 	return cmocka_run_group_tests_name("annot", tests, NULL, NULL);

@@ -57,6 +57,15 @@ static void expect_raw_err(const char *json, int code, const char *needle)
 		fail_msg("%s: message does not name \"%s\": %s", json, needle, e.msg);
 }
 
+/* {minimal, extra} must fail with code 7 and a message holding needle. */
+static void expect_extra_err(const char *extra, const char *needle)
+{
+	char *json = conf_with(extra);
+
+	expect_raw_err(json, 7, needle);
+	free(json);
+}
+
 /* {minimal, extra} must fail with code 7 and a message naming the key. */
 static void expect_key_err(const char *extra, const char *key)
 {
@@ -86,7 +95,10 @@ static void test_defaults(void **state)
 	assert_false(d.failure_fail);
 	assert_true(d.restore_on_last_del);
 	assert_false(d.kube_legacy);
-	assert_string_equal(d.state_dir, "/var/lib/cni/flowsteer");
+	assert_true(d.respect_exclusive);
+	assert_string_equal(d.cpu_manager_state, "/var/lib/kubelet/cpu_manager_state");
+	assert_string_equal(d.annotations_file, "/run/flowsteer/annotations.json");
+	assert_string_equal(d.state_dir, "/run/flowsteer");
 	assert_string_equal(d.log_file, "/var/log/flowsteer/flowsteer.log");
 	assert_int_equal(d.log_level, LOG_LVL_INFO);
 	assert_null(d.root);
@@ -461,14 +473,20 @@ static void test_runtime_annotations(void **state)
 
 	parse_ok("\"runtimeConfig\":{\"io.kubernetes.cri.pod-annotations\":{}}", &c);
 	assert_non_null(c.runtime_annotations);
+	assert_true(c.runtime_annotations_present);
 	config_free(&c);
 
-	/* null, absent, or the wrong type: no annotations, and never an error. */
+	/* null (containerd, for a pod without annotations): the runtime still
+	 * speaks for the pod, with no annotation. */
 	parse_ok("\"runtimeConfig\":{\"io.kubernetes.cri.pod-annotations\":null}", &c);
 	assert_null(c.runtime_annotations);
+	assert_true(c.runtime_annotations_present);
 	config_free(&c);
+	assert_false(c.runtime_annotations_present);
+	/* Absent, or the wrong type: not the runtime's word, never an error. */
 	parse_ok("\"runtimeConfig\":{\"portMappings\":[]}", &c);
 	assert_null(c.runtime_annotations);
+	assert_false(c.runtime_annotations_present);
 	config_free(&c);
 	parse_ok("\"runtimeConfig\":{}", &c);
 	assert_null(c.runtime_annotations);
@@ -478,6 +496,7 @@ static void test_runtime_annotations(void **state)
 	config_free(&c);
 	parse_ok("\"runtimeConfig\":{\"io.kubernetes.cri.pod-annotations\":\"x\"}", &c);
 	assert_null(c.runtime_annotations);
+	assert_false(c.runtime_annotations_present);
 	config_free(&c);
 	parse_ok(NULL, &c);
 	assert_null(c.runtime_annotations);
@@ -495,6 +514,49 @@ static void test_valid_attachments(void **state)
 	parse_ok(NULL, &c);
 	assert_null(c.valid_attachments);
 	config_free(&c);
+	/* GC drops what the list does not name: anything malformed in it is
+	 * refused whole (code 7), never read as "nothing is valid". */
+	expect_extra_err("\"cni.dev/valid-attachments\":[\"c16\"]", "cni.dev/valid-attachments\"[0]");
+	expect_extra_err("\"cni.dev/valid-attachments\":[null]", "cni.dev/valid-attachments\"[0]");
+	expect_extra_err("\"cni.dev/valid-attachments\":[{\"containerId\":\"a\",\"ifname\":\"eth0\"}]",
+		       "cni.dev/valid-attachments\"[0]");
+	expect_extra_err("\"cni.dev/valid-attachments\":[{\"containerID\":\"a\",\"ifname\":\"eth0\"},"
+		       "{\"containerID\":\"b\"}]", "cni.dev/valid-attachments\"[1]");
+	expect_extra_err("\"cni.dev/valid-attachments\":{}", "cni.dev/valid-attachments");
+}
+
+/* Every string with an escaped NUL is refused, naming the key: C would
+ * cut "/x\u0000/../y" to "/x" and "rfs\u0000junk" to "rfs". */
+static void test_escaped_nul(void **state)
+{
+	struct fs_config c;
+
+	(void)state;
+	expect_extra_err("\"stateDir\":\"/x\\u0000/../y\"", "\"stateDir\" holds an escaped NUL");
+	expect_extra_err("\"mode\":\"rfs\\u0000junk\"", "\"mode\" holds an escaped NUL");
+	expect_extra_err("\"runtimeConfig\":{\"io.kubernetes.cri.pod-annotations\":{\"a\":\"\\u0000\"}}",
+		       "runtimeConfig.io.kubernetes.cri.pod-annotations.a");
+	expect_extra_err("\"prevResult\":{\"interfaces\":[{\"name\":\"eth0\\u0000x\"}]}",
+		       "prevResult.interfaces[0].name");
+	/* A backslash followed by text "u0000" is no NUL. */
+	parse_ok("\"name2\":\"a\\\\u0000\"", &c);
+	config_free(&c);
+}
+
+static void test_new_keys(void **state)
+{
+	struct fs_config c;
+
+	(void)state;
+	parse_ok("\"respectExclusiveCpus\":false,\"cpuManagerStateFile\":\"/tmp/cms\","
+		 "\"annotationsFile\":\"/tmp/a.json\"", &c);
+	assert_false(c.respect_exclusive);
+	assert_string_equal(c.cpu_manager_state, "/tmp/cms");
+	assert_string_equal(c.annotations_file, "/tmp/a.json");
+	config_free(&c);
+	expect_key_err("\"respectExclusiveCpus\":\"no\"", "respectExclusiveCpus");
+	expect_key_err("\"cpuManagerStateFile\":\"cms\"", "cpuManagerStateFile");
+	expect_key_err("\"annotationsFile\":7", "annotationsFile");
 }
 
 /* DEL/GC's lenient path: paths from a config that fails config_parse. */
@@ -513,9 +575,12 @@ static void test_parse_paths(void **state)
 	/* A relative path or garbage keeps the defaults. */
 	config_defaults(&c);
 	config_parse_paths("{\"stateDir\":\"rel\"}", 18, &c);
-	assert_string_equal(c.state_dir, "/var/lib/cni/flowsteer");
+	assert_string_equal(c.state_dir, "/run/flowsteer");
 	config_parse_paths("{", 1, &c);
-	assert_string_equal(c.state_dir, "/var/lib/cni/flowsteer");
+	assert_string_equal(c.state_dir, "/run/flowsteer");
+	/* An escaped NUL is not cut into a shorter path: the default stays. */
+	config_parse_paths("{\"stateDir\":\"/x\\u0000/../y\"}", 27, &c);
+	assert_string_equal(c.state_dir, "/run/flowsteer");
 }
 
 int main(void)
@@ -535,6 +600,8 @@ int main(void)
 		cmocka_unit_test(test_prev_result),
 		cmocka_unit_test(test_runtime_annotations),
 		cmocka_unit_test(test_valid_attachments),
+		cmocka_unit_test(test_escaped_nul),
+		cmocka_unit_test(test_new_keys),
 		cmocka_unit_test(test_parse_paths),
 	};
 

@@ -1,0 +1,182 @@
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sysfs.h"
+#include "util.h"
+
+int sysfs_class_open(void)
+{
+	int fd = open("/sys/class/net", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+/* sysfs's class entry is itself a symlink to the device, so only the
+ * components below it are opened with O_NOFOLLOW. */
+int sysfs_queues_open(int classfd, const char *dev)
+{
+	int devfd, qfd;
+
+	if (!ifname_valid(dev))
+		return -EINVAL;
+	devfd = openat(classfd, dev, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (devfd < 0)
+		return -errno;
+	qfd = openat(devfd, "queues", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (qfd < 0)
+		qfd = -errno;
+	close(devfd);
+	return qfd;
+}
+
+int sysfs_queues_count(int qfd)
+{
+	int dfd = dup(qfd), n = 0;
+	struct dirent *de;
+	DIR *dir;
+
+	if (dfd < 0)
+		return -errno;
+	dir = fdopendir(dfd);
+	if (!dir) {
+		close(dfd);
+		return -errno;
+	}
+	while ((de = readdir(dir)))
+		if (!strncmp(de->d_name, "rx-", 3))
+			n++;
+	closedir(dir);
+	return n;
+}
+
+int sysfs_queue_read(int qfd, int i, struct cpumask *cpus, long long *flow)
+{
+	char path[64], buf[CPUMASK_HEX_MAX];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "rx-%d/rps_cpus", i);
+	n = file_read_at(qfd, path, buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
+	if (cpumask_parse_hex(buf, cpus))
+		return -EINVAL;
+	snprintf(path, sizeof(path), "rx-%d/rps_flow_cnt", i);
+	n = file_read_at(qfd, path, buf, sizeof(buf));
+	if (n == -ENOENT) {
+		*flow = -1;
+		return 0;
+	}
+	if (n < 0)
+		return (int)n;
+	return parse_long(buf, 0, 1LL << 40, flow) ? -EINVAL : 0;
+}
+
+int sysfs_queue_write(int qfd, int i, const struct cpumask *cpus, unsigned nbits, long long flow)
+{
+	char path[64], buf[CPUMASK_HEX_MAX];
+	int ret;
+
+	if (cpus) {
+		if (cpumask_format_hex(cpus, nbits, buf, sizeof(buf)))
+			return -EINVAL;
+		snprintf(path, sizeof(path), "rx-%d/rps_cpus", i);
+		ret = file_write_at(qfd, path, buf);
+		if (ret)
+			return ret;
+	}
+	if (flow >= 0) {
+		snprintf(path, sizeof(path), "rx-%d/rps_flow_cnt", i);
+		snprintf(buf, sizeof(buf), "%lld", flow);
+		return file_write_at(qfd, path, buf);
+	}
+	return 0;
+}
+
+static int dev_attr(int classfd, const char *dev, const char *attr, int *out)
+{
+	char path[64], buf[32];
+	long long v;
+	ssize_t n;
+
+	if (!ifname_valid(dev))
+		return -EINVAL;
+	snprintf(path, sizeof(path), "%s/%s", dev, attr);
+	/* Through the class symlink; the attribute itself is a plain file. */
+	n = file_read_at(classfd, path, buf, sizeof(buf));
+	if (n < 0)
+		return (int)n;
+	if (parse_long(buf, 0, 0x7fffffff, &v))
+		return -EINVAL;
+	*out = (int)v;
+	return 0;
+}
+
+int sysfs_dev_index(int classfd, const char *dev, int *ifindex, int *iflink)
+{
+	int ret = dev_attr(classfd, dev, "ifindex", ifindex);
+
+	return ret ? ret : dev_attr(classfd, dev, "iflink", iflink);
+}
+
+long long sysfs_sockflow_read(void)
+{
+	char buf[32];
+	long long v;
+	ssize_t n = file_read_at(AT_FDCWD, SYSFS_SOCKFLOW, buf, sizeof(buf));
+
+	if (n < 0)
+		return n;
+	return parse_long(buf, 0, 1LL << 40, &v) ? -EINVAL : v;
+}
+
+int sysfs_sockflow_write(long long v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%lld", v);
+	return file_write_at(AT_FDCWD, SYSFS_SOCKFLOW, buf);
+}
+
+int sysfs_cpulist_read(const char *name, struct cpumask *m)
+{
+	char path[128], buf[4096];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), SYSFS_CPU_DIR "/%s", name);
+	n = file_read_at(AT_FDCWD, path, buf, sizeof(buf));
+	if (n == -ENOENT) {
+		cpumask_zero(m);
+		return 0;
+	}
+	if (n < 0)
+		return (int)n;
+	return cpumask_parse_list(buf, m, NULL, 0) ? -EINVAL : 0;
+}
+
+int sysfs_cpus_online(struct cpumask *online, unsigned *nbits)
+{
+	struct cpumask possible;
+	int ret = sysfs_cpulist_read("online", online);
+
+	if (!ret)
+		ret = sysfs_cpulist_read("possible", &possible);
+	if (ret)
+		return ret;
+	if (cpumask_empty(online) || cpumask_empty(&possible))
+		return -ENOENT;
+	*nbits = (unsigned)cpumask_last(&possible) + 1;
+	return 0;
+}
+
+int sysfs_boot_id(char *out, size_t len)
+{
+	ssize_t n = file_read_at(AT_FDCWD, "/proc/sys/kernel/random/boot_id", out, len);
+
+	if (n < 0)
+		return (int)n;
+	return n == 36 ? 0 : -EINVAL;
+}
