@@ -16,6 +16,10 @@
 #                   annotationsFile lives (default /var/tmp: a disk, like
 #                   /var/lib/cni; tmpfs would hide the cost of fsync)
 #   STRICT=1        exit 3 when a target below is not met
+#   PROFILE=1       instead of timing: where one steady-state ADD spends its
+#                   time (strace -c -w: wall time per syscall; perf: CPU
+#                   samples by symbol, kernel included; callgrind: user-space
+#                   instructions by function), over RUNS ADDs
 #
 # What runs, all inside a node netns made here (never the host's devices):
 #   - a node netns with an underlay veth carrying the default route
@@ -56,7 +60,8 @@ FIXTURES=${FIXTURES:-$ROOT/test/fixtures}
 PREV=$FIXTURES/calico-v3.31-prevresult-1.0.0.json
 STORM_PODS=${STORM_PODS:-100}
 STORM_PAR=${STORM_PAR:-8}
-STORM_ROUNDS=${STORM_ROUNDS:-3}
+STORM_ROUNDS=${STORM_ROUNDS:-5}
+PROFILE=${PROFILE:-0}
 STRICT=${STRICT:-0}
 ABLATION=${ABLATION:-1}
 STATE_BASE=${STATE_BASE:-/var/tmp}
@@ -154,8 +159,10 @@ def run(cmd, env, stdin):
     with open(stdin, "rb") as f:
         t = time.perf_counter_ns()
         p = subprocess.Popen(cmd, stdin=f, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        _, st, _ = os.wait4(p.pid, 0)
+        _, st, ru = os.wait4(p.pid, 0)
         dt = (time.perf_counter_ns() - t) / 1e6
+    global LAST_RUSAGE
+    LAST_RUSAGE = ru
     rc = os.waitstatus_to_exitcode(st)
     if rc != 0:
         sys.exit(f"bench: {' '.join(cmd)} < {stdin} exited {rc}")
@@ -233,6 +240,20 @@ elif mode == "ablation":
         steps.append(("_del", cni(fs, "DEL", W + "/" + conf)))
     steps.append(("VERSION (process start, libs, caps)", cni(fs, "VERSION", W + "/fs.json")))
     out["ablation"] = loop(runs, steps)
+elif mode == "profile":
+    # ADDs only, each on untuned queues, under the command in argv[3:] ("{i}"
+    # there becomes the iteration); the DEL runs from a copy named fs-del so
+    # that a profiler can tell the two apart by command name. CPU time: the
+    # ADD's rusage (its reaped netns child included).
+    runs, wrap = int(sys.argv[2]), sys.argv[3:]
+    wall, cpu = [], []
+    for i in range(runs):
+        run(*RESET[1])
+        cmd, env, conf = cni(os.environ["BIN"], "ADD", W + "/fs.json")
+        wall.append(run([a.replace("{i}", str(i)) for a in wrap] + cmd, env, conf))
+        cpu.append(LAST_RUSAGE.ru_utime * 1000 + LAST_RUSAGE.ru_stime * 1000)
+        run(*cni(W + "/fs-del", "DEL", W + "/fs.json"))
+    out["profile"] = {"wall": statistics.median(wall), "cpu": statistics.median(cpu)}
 elif mode == "storm":
     n, par, rounds = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     fs, P, hexmask = os.environ["BIN"], os.environ["P"], os.environ["HEX"]
@@ -289,8 +310,65 @@ jq -c --arg s "/dev/shm/${P}-state" '.stateDir = $s' "$W/holder.json" >"$W/abl-h
 inode env CNI_COMMAND=ADD CNI_CONTAINERID=holder CNI_NETNS="/run/netns/${P}h" CNI_IFNAME=eth0 \
 	CNI_PATH=/opt/cni/bin "$BIN" <"$W/abl-holder.json" >/dev/null
 
-echo "== flowsteer bench: $(date -u +%FT%TZ), $(nproc) CPUs, kernel $(uname -r)"
 linkage() { if readelf -lW "$1" | grep -q INTERP; then echo dynamic; else echo static; fi; }
+
+if [ "$PROFILE" = 1 ]; then
+	cp "$BIN" "$W/fs-del"
+	echo "== where a steady-state ADD spends its time: $BIN ($(linkage "$BIN")), $RUNS ADDs, $(nproc) CPUs"
+	echo "   command: PROFILE=1 $0 $RUNS"
+	inode "$PY" "$W/drive.py" profile "$RUNS" >"$W/prof-wall.json"
+	WALL=$(jq .profile.wall "$W/prof-wall.json")
+	CPU=$(jq .profile.cpu "$W/prof-wall.json")
+	printf '   per ADD, no profiler: wall median %.3f ms, CPU (rusage, user+sys) median %.3f ms\n' "$WALL" "$CPU"
+	if command -v strace >/dev/null; then
+		echo
+		echo "-- strace -f -c -w per ADD, summed (wall time inside each syscall, netns child included;"
+		echo "   strace slows every call, compare the shares)"
+		inode "$PY" "$W/drive.py" profile "$RUNS" strace -f -c -w -o "$W/strace.{i}" >/dev/null
+		"$PY" - "$W" "$RUNS" <<'SUMEOF'
+import glob, sys
+tot = {}
+for f in glob.glob(sys.argv[1] + "/strace.*"):
+    for line in open(f):
+        p = line.split()
+        if len(p) >= 5 and p[0][0].isdigit() and p[-1] != "total":
+            s, calls = float(p[1]), int(p[3])
+            t = tot.setdefault(p[-1], [0.0, 0])
+            t[0] += s; t[1] += calls
+n, allsec = int(sys.argv[2]), sum(v[0] for v in tot.values())
+print("  %6s %10s %8s  %s" % ("share", "ms/ADD", "calls", "syscall"))
+for name, (sec, calls) in sorted(tot.items(), key=lambda kv: -kv[1][0])[:15]:
+    print("  %5.1f%% %10.3f %8.1f  %s" % (100 * sec / allsec, 1000 * sec / n, calls / n, name))
+print("  total in syscalls: %.3f ms per ADD (under strace)" % (1000 * allsec / n))
+SUMEOF
+	fi
+	if command -v perf >/dev/null; then
+		echo
+		echo "-- perf record -e cpu-clock -F 20000 -g, ADDs only (comm flowsteer, netns child included): on-CPU"
+		inode perf record -q -e cpu-clock -F 20000 -g -o "$W/perf.data" -- \
+			"$PY" "$W/drive.py" profile "$RUNS" >/dev/null 2>&1
+		perf report -i "$W/perf.data" --comms flowsteer --percentage relative --no-children \
+			--sort sym --stdio -g none 2>/dev/null >"$W/perf.txt"
+		awk '/^ +[0-9.]+%/ { v = $1 + 0; if ($2 == "[k]") k += v; else u += v; if (shown++ < 25) top = top "\n" $0 }
+			END { printf "  samples: kernel %.0f%%, user %.0f%%; top symbols:", k, u; print top }' "$W/perf.txt"
+	fi
+	if command -v valgrind >/dev/null; then
+		echo
+		echo "-- valgrind --tool=callgrind, one ADD: user-space instructions by function (valgrind answers"
+		echo "   ENOSYS to fsopen, so the pod side runs in the forked child, not traced here)"
+		inode "$PY" "$W/drive.py" profile 1 valgrind -q --tool=callgrind \
+			--callgrind-out-file="$W/callgrind.out" >/dev/null
+		# (head closes the pipe early: || true, or pipefail would end the script)
+		callgrind_annotate "$W/callgrind.out" 2>/dev/null | grep -E '^ *[0-9,]+ \(|PROGRAM TOTALS' |
+			head -n 16 || true
+		echo "   inclusive:"
+		callgrind_annotate --inclusive=yes "$W/callgrind.out" 2>/dev/null | grep -E '^ *[0-9,]+ \(' |
+			head -n 25 || true
+	fi
+	exit 0
+fi
+
+echo "== flowsteer bench: $(date -u +%FT%TZ), $(nproc) CPUs, kernel $(uname -r)"
 echo "   flowsteer: $BIN ($(linkage "$BIN"))${BASE_BIN:+ (baseline: $BASE_BIN, $(linkage "$BASE_BIN"))}"
 echo "   tuning:    $TUNING ($(linkage "$TUNING")); floor: $W/floor ($(linkage "$W/floor"))"
 echo "   temp dir:  $W ($(df -T "$W" | awk 'NR==2 {print $2}')): stateDir, logFile, annotationsFile"
