@@ -368,7 +368,7 @@ SUMEOF
 	exit 0
 fi
 
-echo "== flowsteer bench: $(date -u +%FT%TZ), $(nproc) CPUs, kernel $(uname -r)"
+echo "== flowsteer bench: $(date -u +%FT%TZ), $(nproc) CPUs, kernel $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "   flowsteer: $BIN ($(linkage "$BIN"))${BASE_BIN:+ (baseline: $BASE_BIN, $(linkage "$BASE_BIN"))}"
 echo "   tuning:    $TUNING ($(linkage "$TUNING")); floor: $W/floor ($(linkage "$W/floor"))"
 echo "   temp dir:  $W ($(df -T "$W" | awk 'NR==2 {print $2}')): stateDir, logFile, annotationsFile"
@@ -485,4 +485,5 @@ if [ "$STORM_PODS" -gt 0 ]; then
 else
 	echo "  storm total / floor storm      not measured (STORM_PODS=0)"
 fi
+echo "   (load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); other work on the machine shows in the p99s)"
 [ "$STRICT" != 1 ] || [ "$UNMET" -eq 0 ] || exit 3
