@@ -102,15 +102,15 @@ $(BUILD)/test/%: test/unit/%.c $(BUILD)/libflowsteer.a $(CJSON_A)
 ifeq ($(STATIC),1)
 $(PLUGIN_OBJ) $(CMD_OBJ) $(NSS_OBJ) $(UNIT_BIN): | $(CJSON_H)
 
-$(CJSON_SRC)/cJSON.c:
+$(CJSON_SRC)/cJSON.c $(CJSON_SRC)/cJSON.h &:
 	$(Q)build-aux/fetch-cjson.sh $(CJSON_SRC)
 
-$(CJSON_H): $(CJSON_SRC)/cJSON.c
+$(CJSON_H): $(CJSON_SRC)/cJSON.h
 	@mkdir -p $(dir $@)
-	$(Q)cp $(CJSON_SRC)/cJSON.h $@
+	$(Q)cp $< $@
 
 # cJSON's own flags (CMakeLists.txt, as Debian builds it) plus ours for hardening.
-$(CJSON_DIR)/cJSON.o: $(CJSON_SRC)/cJSON.c
+$(CJSON_DIR)/cJSON.o: $(CJSON_SRC)/cJSON.c $(CJSON_SRC)/cJSON.h
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< ($$(cat $(CJSON_SRC)/DEBIAN-VERSION 2>/dev/null || echo local))"
 	$(Q)$(CC) $(CJSON_CFLAGS) -std=c89 -fvisibility=hidden -DCJSON_EXPORT_SYMBOLS \
