@@ -8,16 +8,18 @@ CC      ?= cc
 PKG     ?= pkg-config
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
 
-LIBS_PC := libcjson libnl-3.0 libnl-route-3.0 libcap
-PC_CFLAGS := $(shell $(PKG) --cflags $(LIBS_PC))
-PC_LIBS   := $(shell $(PKG) --libs $(LIBS_PC))
-
 WARN    := -Wall -Wextra -Wformat=2 -Wmissing-prototypes -Wshadow -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -DFLOWSTEER_VERSION='"$(VERSION)"' \
            -Iplugin $(PC_CFLAGS) -MMD -MP -fstack-protector-strong -D_FORTIFY_SOURCE=2
 LDFLAGS += -Wl,-z,relro,-z,now -Wl,--as-needed
 LDLIBS  += $(PC_LIBS)
+
+# The binary is copied onto every node and must run whatever the node has
+# installed (a chained plugin that cannot exec fails every pod): it is
+# static by default. STATIC=0 links dynamically (into build-dyn/);
+# SANITIZE=1 always does.
+STATIC ?= 1
 
 ifeq ($(WERROR),1)
 CFLAGS += -Werror
@@ -26,11 +28,40 @@ ifeq ($(SANITIZE),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -O1 -U_FORTIFY_SOURCE
 LDFLAGS += -fsanitize=address,undefined
 BUILD   ?= build-san
+override STATIC := 0
 endif
 ifeq ($(DEBUG_HOOKS),1)
 CFLAGS += -DFLOWSTEER_DEBUG_HOOKS
 endif
+ifneq ($(STATIC),1)
+BUILD ?= build-dyn
+endif
 BUILD ?= build
+
+LIBS_PC := libnl-3.0 libnl-route-3.0 libcap
+ifeq ($(STATIC),1)
+# Debian ships libnl-3, libnl-route-3 and libcap as .a, but cJSON only as a
+# shared library: libcjson.a is built from Debian's cjson source package,
+# which build-aux/fetch-cjson.sh fetches once into CJSON_SRC (git-ignored,
+# kept by `make clean`; `make distclean` drops it). The plugin compiles
+# against that source's own cJSON.h.
+CJSON_SRC ?= deps/cjson
+CJSON_DIR := $(BUILD)/cjson
+CJSON_A   := $(CJSON_DIR)/libcjson.a
+CJSON_H   := $(CJSON_DIR)/include/cjson/cJSON.h
+CJSON_CFLAGS ?= -O2 -g
+PC_CFLAGS := -I$(CJSON_DIR)/include $(shell $(PKG) --cflags $(LIBS_PC))
+PC_LIBS   := $(CJSON_A) $(shell $(PKG) --static --libs $(LIBS_PC)) -lm
+# libnl's references to glibc's NSS lookups go to build-aux/static-nss.c;
+# --fatal-warnings turns glibc's "Using 'X' in statically linked
+# applications" link warning into an error should another one appear.
+NSS_WRAP  := getaddrinfo getnameinfo getprotobyname getprotobynumber
+NSS_OBJ   := $(BUILD)/build-aux/static-nss.o
+BIN_LDFLAGS := -static -Wl,--fatal-warnings $(NSS_WRAP:%=-Wl,--wrap=%)
+else
+PC_CFLAGS := $(shell $(PKG) --cflags libcjson $(LIBS_PC))
+PC_LIBS   := $(shell $(PKG) --libs libcjson $(LIBS_PC))
+endif
 
 ifeq ($(V),1)
 Q :=
@@ -47,12 +78,12 @@ UNIT_BIN   := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
 
 BIN := $(BUILD)/flowsteer
 
-.PHONY: all test unit bats e2e bench bench-e2e demo fuzz install uninstall clean lint
+.PHONY: all test unit bats e2e bench bench-e2e demo fuzz install uninstall clean distclean lint
 all: $(BIN)
 
-$(BIN): $(CMD_OBJ) $(BUILD)/libflowsteer.a
+$(BIN): $(CMD_OBJ) $(NSS_OBJ) $(BUILD)/libflowsteer.a $(CJSON_A)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(CMD_OBJ) $(BUILD)/libflowsteer.a $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) $(BIN_LDFLAGS) -o $@ $(CMD_OBJ) $(NSS_OBJ) $(BUILD)/libflowsteer.a $(LDLIBS)
 
 $(BUILD)/libflowsteer.a: $(PLUGIN_OBJ)
 	@echo "  AR      $@"
@@ -63,17 +94,52 @@ $(BUILD)/%.o: %.c
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
-$(BUILD)/test/%: test/unit/%.c $(BUILD)/libflowsteer.a
+$(BUILD)/test/%: test/unit/%.c $(BUILD)/libflowsteer.a $(CJSON_A)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libflowsteer.a $(LDLIBS) $(shell $(PKG) --libs cmocka)
 
+ifeq ($(STATIC),1)
+$(PLUGIN_OBJ) $(CMD_OBJ) $(NSS_OBJ) $(UNIT_BIN): | $(CJSON_H)
+
+$(CJSON_SRC)/cJSON.c $(CJSON_SRC)/cJSON.h &:
+	$(Q)build-aux/fetch-cjson.sh $(CJSON_SRC)
+
+$(CJSON_H): $(CJSON_SRC)/cJSON.h
+	@mkdir -p $(dir $@)
+	$(Q)cp $< $@
+
+# cJSON's own flags (CMakeLists.txt, as Debian builds it) plus ours for hardening.
+$(CJSON_DIR)/cJSON.o: $(CJSON_SRC)/cJSON.c $(CJSON_SRC)/cJSON.h
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< ($$(cat $(CJSON_SRC)/DEBIAN-VERSION 2>/dev/null || echo local))"
+	$(Q)$(CC) $(CJSON_CFLAGS) -std=c89 -fvisibility=hidden -DCJSON_EXPORT_SYMBOLS \
+		-DCJSON_API_VISIBILITY -fstack-protector-strong -D_FORTIFY_SOURCE=2 -c -o $@ $<
+
+$(CJSON_A): $(CJSON_DIR)/cJSON.o
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
+endif
+
 unit: $(UNIT_BIN)
 	$(Q)set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
+# The suite also needs the plain static build (static.bats checks and
+# chroots it) and a plain dynamic one (valgrind.bats: memcheck can neither
+# replace malloc in a static binary nor run an ASan one), whatever BIN is.
+STATIC_BIN := build/flowsteer
+DYN_BIN    := build-dyn/flowsteer
+.PHONY: bin-static bin-dyn
+bin-static:
+	$(Q)$(MAKE) --no-print-directory STATIC=1 SANITIZE=0 DEBUG_HOOKS=0 BUILD=build all
+bin-dyn:
+	$(Q)$(MAKE) --no-print-directory STATIC=0 SANITIZE=0 DEBUG_HOOKS=0 BUILD=build-dyn all
+BATS_BINS := $(BIN) $(if $(filter $(STATIC_BIN),$(BIN)),,bin-static) $(if $(filter $(DYN_BIN),$(BIN)),,bin-dyn)
+
 # bats needs root (network namespaces); FLOWSTEER_BIN selects the build.
-bats: $(BIN)
-	$(Q)FLOWSTEER_BIN=$(abspath $(BIN)) bats --timing test/bats
+bats: $(BATS_BINS)
+	$(Q)FLOWSTEER_BIN=$(abspath $(BIN)) FLOWSTEER_STATIC_BIN=$(abspath $(STATIC_BIN)) \
+		FLOWSTEER_DYN_BIN=$(abspath $(DYN_BIN)) bats --timing test/bats
 
 test: all unit bats
 
@@ -100,6 +166,9 @@ uninstall:
 	rm -f $(DESTDIR)$(CNI_BIN_DIR)/flowsteer
 
 clean:
-	rm -rf build build-san build-debug build-fuzz
+	rm -rf build build-dyn build-san build-debug build-fuzz
 
--include $(PLUGIN_OBJ:.o=.d) $(CMD_OBJ:.o=.d)
+distclean: clean
+	rm -rf deps
+
+-include $(PLUGIN_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(NSS_OBJ:.o=.d)

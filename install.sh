@@ -23,11 +23,13 @@ CNI_NET_DIR=${CNI_NET_DIR:-/etc/cni/net.d}
 DESTDIR=${DESTDIR:-}
 BIN=${FLOWSTEER_BIN:-$REPO/build/flowsteer}
 
-# What `make` needs (libcurl and libyaml are dlopen()ed for API calls).
-BUILD_DEPS=(build-essential pkg-config libcjson-dev libnl-3-dev libnl-route-3-dev libcap-dev
-	libcurl4-openssl-dev libyaml-dev)
-# What `make test`, `make e2e` and `make demo` need on top.
-TEST_DEPS=(libcmocka-dev bats jq iproute2 iperf3 sysstat gnuplot-nox golang-go
+# What `make` needs for the static binary: Debian's .a files of libnl-3,
+# libnl-route-3 and libcap; cJSON is built from Debian's source package
+# (apt-get source: dpkg-dev and a deb-src entry, see deb_src below).
+BUILD_DEPS=(build-essential pkg-config dpkg-dev libnl-3-dev libnl-route-3-dev libcap-dev)
+# What `make test`, `make e2e` and `make demo` need on top (libcjson-dev:
+# the dynamic builds for valgrind, ASan and fuzzing).
+TEST_DEPS=(libcjson-dev libcmocka-dev file bats jq iproute2 iperf3 sysstat gnuplot-nox golang-go
 	golang-github-appc-cni-dev containernetworking-plugins hyperfine python3 python3-yaml openssl)
 
 say() { printf 'install.sh: %s\n' "$*"; }
@@ -103,13 +105,13 @@ deps() {
 	local missing=() unavailable=()
 	if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
 		if [ "$kind" = build ] && command -v make >/dev/null 2>&1 && command -v cc >/dev/null 2>&1 &&
-			pkg-config --exists libcjson libnl-3.0 libnl-route-3.0 libcap 2>/dev/null; then
+			pkg-config --exists libnl-3.0 libnl-route-3.0 libcap 2>/dev/null; then
 			say "no apt here, but the build dependencies are present (pkg-config): going on"
 			return 0
 		fi
 		die "no apt-get/dpkg: install.sh installs dependencies on Debian/Ubuntu only. Install the" \
-			"equivalents of: $* (build: a C compiler, make, pkg-config, cJSON, libnl-3 and" \
-			"libnl-route-3, libcap; runtime: libcurl and libyaml for API calls), run make," \
+			"equivalents of: $* (a C compiler, make, pkg-config, static libnl-3, libnl-route-3" \
+			"and libcap), unpack cJSON's source, run make CJSON_SRC=that-directory," \
 			"then ./install.sh --no-build"
 	fi
 	mapfile -t missing < <(missing_packages "$@")
@@ -141,6 +143,19 @@ deps() {
 		done
 		say "warning: not available from apt here, skipped: ${unavailable[*]}" >&2
 	fi
+}
+
+# deb_src: lets `make` fetch cJSON's source (apt-get source) unless it
+# already has it; build-aux/apt-deb-src.sh adds deb-src entries mirroring the
+# distribution's own when apt has none, and runs apt-get update.
+deb_src() {
+	[ ! -f "$REPO/deps/cjson/cJSON.c" ] || return 0
+	command -v apt-get >/dev/null 2>&1 || return 0
+	if [ "$dry" = 1 ]; then
+		say "would add deb-src entries if apt has none (build-aux/apt-deb-src.sh)"
+		return 0
+	fi
+	"$REPO/build-aux/apt-deb-src.sh" || die "cannot set up apt-get source for cJSON (above)"
 }
 
 # The CNI config the runtime loads: libcni's ConfFiles (*.conf, *.conflist,
@@ -201,6 +216,7 @@ do_install() {
 	local file
 	if [ "$build" = 1 ]; then
 		deps build "${BUILD_DEPS[@]}"
+		deb_src
 		if [ "$dry" = 1 ]; then
 			say "would run make in $REPO"
 		else
@@ -245,7 +261,7 @@ do_uninstall() {
 }
 
 case $action in
-deps) deps build "${BUILD_DEPS[@]}" && deps test "${TEST_DEPS[@]}" ;;
+deps) deps build "${BUILD_DEPS[@]}" && deb_src && deps test "${TEST_DEPS[@]}" ;;
 install) do_install ;;
 uninstall) do_uninstall ;;
 esac

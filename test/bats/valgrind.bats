@@ -6,9 +6,11 @@
 #   valgrind --leak-check=full --error-exitcode=9
 #            --errors-for-leak-kinds=definite,indirect --trace-children=no
 #
-# Runs the plain build: under ASan (make SANITIZE=1) FLOWSTEER_BIN is an
-# ASan binary, which valgrind cannot run, so build/flowsteer is used when it
-# exists and the tests are skipped otherwise.
+# Runs a plain dynamic build (`make` puts one in build-dyn/ for the suite):
+# in a static binary memcheck cannot replace malloc, so it would see no leak
+# and no heap overrun at all, and it cannot run an ASan build. The first of
+# FLOWSTEER_BIN, FLOWSTEER_DYN_BIN and build-dyn/flowsteer that is dynamic
+# and not ASan is used; the tests are skipped when there is none.
 #
 # Valgrind 3.19 (Debian 12) does not know fsopen() (syscall 430) and answers
 # ENOSYS, so here the pod side runs in the forked child (the fallback for
@@ -22,12 +24,8 @@ load hardening_helpers
 
 setup() {
 	command -v valgrind >/dev/null || skip "valgrind not installed"
-	VG_BIN=$FLOWSTEER_BIN
-	if ldd "$VG_BIN" 2>/dev/null | grep -q 'libasan\|libubsan'; then
-		VG_BIN=$REPO/build/flowsteer
-		[ -x "$VG_BIN" ] && ! ldd "$VG_BIN" | grep -q libasan ||
-			skip "FLOWSTEER_BIN is an ASan build and there is no plain build/flowsteer"
-	fi
+	VG_BIN=$(vg_binary) ||
+		skip "no plain dynamic build (static or ASan FLOWSTEER_BIN, no build-dyn/flowsteer): make bin-dyn"
 	setup_node
 	make_pod p1
 	VG_LOGS=$BATS_TEST_TMPDIR/vg
@@ -54,6 +52,20 @@ EOF
 }
 
 teardown() { teardown_node; }
+
+# vg_binary: the first candidate that is dynamic (ldd fails on a static
+# binary) and not built with ASan/UBSan.
+vg_binary() {
+	local b libs
+	for b in "$FLOWSTEER_BIN" "${FLOWSTEER_DYN_BIN:-}" "$REPO/build-dyn/flowsteer"; do
+		[ -n "$b" ] && [ -x "$b" ] || continue
+		libs=$(ldd "$b" 2>/dev/null) || continue
+		case $libs in *libasan* | *libubsan*) continue ;; esac
+		echo "$b"
+		return 0
+	done
+	return 1
+}
 
 # vg VERB CONFIG EXPECTED_EXIT [CID]: one invocation under memcheck; every
 # process's log must be clean.
