@@ -73,7 +73,7 @@ tuned_checks() {
 	t_eq "$pod: $cali rps_cpus" "$ALL" "$(node_sysfs $N1 "$cali" rps_cpus)"
 	t_eq "$pod: $cali rps_flow_cnt" $FLOWS "$(node_sysfs $N1 "$cali" rps_flow_cnt)"
 	t_eq "$pod: flowsteer status: rfs/both, devices eth0 + $cali ok" "rfs both eth0:container:ok $cali:host:ok" \
-		"$(cri_fs_status | jq -r --arg id "${CRI_ID[$pod]}" '.attachments[] | select(.containerId == $id) |
+		"$(cri_fs_status | jq -r --arg id "${CRI_ID[$pod]:-none}" '.attachments[] | select(.containerId == $id) |
 			[.mode, .scope, (.devices | map(select(.scope != "node")) | sort_by(.scope) |
 			map("\(.name):\(.scope):\(.state)") | .[])] | join(" ")' 2>/dev/null)"
 }
@@ -110,8 +110,8 @@ for h in "" cni031; do
 	t_eq "$pod: eth0 rps_flow_cnt untouched" 0 "$(cri_pod_sysfs "$pod" rps_flow_cnt)"
 	t_eq "$pod: $(cali_name default "$pod") rps_cpus untouched" "$NONE" \
 		"$(node_sysfs $N1 "$(cali_name default "$pod")" rps_cpus)"
-	t_eq "$pod: flowsteer status has no record" 0 \
-		"$(cri_fs_status | jq --arg id "${CRI_ID[$pod]}" '[.attachments[] | select(.containerId == $id)] | length')"
+	t_eq "$pod: flowsteer status has no tuned record" 0 \
+		"$(cri_fs_status | jq --arg id "${CRI_ID[$pod]:-none}" '[.attachments[] | select(.containerId == $id and .mode != "off")] | length')"
 
 	pod=narrow-$sfx
 	if [ "$ALL" = "$CPU0" ]; then
@@ -135,7 +135,7 @@ for d in vxlan.calico eth0; do
 done
 t_eq "flowsteer status: the tuned pods, node refcount, no drift" \
 	"$(printf '%s\n' "${TUNED[@]}" | sort | xargs) refcount=${#TUNED[@]} drift=0" \
-	"$(cri_fs_status | jq -r '([.attachments[].podName] | sort) + ["refcount=\(.node.refcount)", "drift=\(.drift)"] | join(" ")')"
+	"$(cri_fs_status | jq -r '([.attachments[] | select(.mode != "off") | .podName] | sort) + ["refcount=\(.node.refcount)", "drift=\(.drift)"] | join(" ")')"
 
 echo "# StopPodSandbox (DEL with the netns) then RemovePodSandbox (DEL again, netns gone)"
 left=${#TUNED[@]} last=""
