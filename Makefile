@@ -78,7 +78,7 @@ UNIT_BIN   := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
 
 BIN := $(BUILD)/flowsteer
 
-.PHONY: all test unit bats e2e bench bench-e2e demo fuzz install uninstall clean distclean lint
+.PHONY: all test unit bats e2e e2e-cri bench bench-e2e demo fuzz install uninstall clean distclean lint
 all: $(BIN)
 
 $(BIN): $(CMD_OBJ) $(NSS_OBJ) $(BUILD)/libflowsteer.a $(CJSON_A)
@@ -145,6 +145,11 @@ test: all unit bats
 
 e2e: $(BIN)
 	$(Q)FLOWSTEER_BIN=$(abspath $(BIN)) e2e/run.sh
+
+# Pods through a real runtime: containerd 1.6's CRI, its own instance in a
+# temp dir and the testbed's node netns (root; see e2e/README.md).
+e2e-cri: $(BIN)
+	$(Q)FLOWSTEER_BIN=$(abspath $(BIN)) e2e/cri/run.sh
 
 bench: $(BIN)
 	$(Q)FLOWSTEER_BIN=$(abspath $(BIN)) test/bench/bench.sh
