@@ -38,6 +38,11 @@ t_eq() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "want \"$2\", got \"
 # t_in NAME "WANT1 WANT2" GOT: GOT is one of the accepted values.
 t_in() { if [[ " $2 " == *" $3 "* ]]; then ok "$1 ($3)"; else not_ok "$1" "want one of \"$2\", got \"$3\""; fi; }
 
+N1=node1 N2=node2
+ALL=$(cpulist_to_mask "$(cpus_online)")
+NONE=$(cpulist_to_mask "")
+CPU0=$(cpulist_to_mask 0)
+FLOWS=32768
 # containerd 1.6 passes "io.kubernetes.cri.pod-annotations": null for a pod
 # without annotations: the runtime speaks for the pod (the agent's cached
 # entry is not consulted), and with no flowsteer.io/ key of its own the
