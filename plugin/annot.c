@@ -1,4 +1,4 @@
-/* Per-pod decision from annotations (SPEC §5): pod > namespace > config,
+/* Per-pod decision from annotations (docs/annotations.md): pod > namespace > config,
  * key by key. Bad values are ignored with a warning, never an error. */
 #include <stdio.h>
 #include <string.h>

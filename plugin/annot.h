@@ -1,4 +1,4 @@
-/* Per-pod decision from annotations (SPEC §5). Pure: no kernel, no network. */
+/* Per-pod decision from annotations (docs/annotations.md). Pure: no kernel, no network. */
 #ifndef FLOWSTEER_ANNOT_H
 #define FLOWSTEER_ANNOT_H
 

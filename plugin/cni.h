@@ -1,4 +1,4 @@
-/* CNI protocol: environment, stdin, result and error output (SPEC §6). */
+/* CNI protocol: environment, stdin, result and error output (docs/cni.md). */
 #ifndef FLOWSTEER_CNI_H
 #define FLOWSTEER_CNI_H
 

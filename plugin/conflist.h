@@ -25,7 +25,7 @@
 #define CONFLIST_UNCHANGED 1
 
 /* Parses and checks an entry: a JSON object with "type": "flowsteer" whose
- * keys flowsteer itself accepts (SPEC §4). NULL json = the default entry.
+ * keys flowsteer itself accepts (docs/config.md). NULL json = the default entry.
  * Returns 0 and *out (caller deletes), or -1 with e set. */
 int conflist_entry_parse(const char *json, cJSON **out, struct fs_err *e);
 

@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-/* CNI error codes (SPEC §6). */
+/* CNI error codes (docs/cni.md). */
 enum {
 	CNI_ERR_INCOMPATIBLE_VERSION = 1,
 	CNI_ERR_UNSUPPORTED_FIELD = 2,

@@ -1,4 +1,4 @@
-/* config_parse: SPEC §4 defaults, every key valid and invalid (code 7 naming
+/* config_parse: docs/config.md defaults, every key valid and invalid (code 7 naming
  * the key), cniVersion (1 vs 7), malformed JSON (6), unknown keys ignored,
  * runtimeConfig pod annotations, hostDevices validation. */
 #include <stdarg.h>
