@@ -100,65 +100,60 @@ static int annot_cpus_parse(const char *val, const struct cpumask *node_cpus, st
 	return 0;
 }
 
+/* What the levels said, key by key: the first level to give a valid
+ * value for a key decides it. */
+struct annot_found {
+	const struct annot_src *mode, *scope, *cpus;
+};
+
+/* One level's three keys. Every level is read even when a higher one
+ * decided, so that a bad value anywhere is reported rather than silently
+ * lingering. */
+static void annot_level(const struct annot_src *s, const struct cpumask *node_cpus,
+			struct fs_decision *d, struct annot_found *f, struct fs_warn *w)
+{
+	const char *val;
+	enum fs_mode m;
+	enum fs_scope sc;
+	struct cpumask c;
+	char why[512];
+
+	val = annot_get(s, ANNOT_MODE, w);
+	if (val && config_mode_parse(val, &m))
+		annot_warn_bad(w, s, ANNOT_MODE, val, "is invalid (expected off, rps or rfs)");
+	else if (val && !f->mode)
+		d->mode = m, f->mode = s;
+	val = annot_get(s, ANNOT_SCOPE, w);
+	if (val && config_scope_parse(val, &sc))
+		annot_warn_bad(w, s, ANNOT_SCOPE, val, "is invalid (expected container, host or both)");
+	else if (val && !f->scope)
+		d->scope = sc, f->scope = s;
+	val = annot_get(s, ANNOT_CPUS, w);
+	if (val && annot_cpus_parse(val, node_cpus, &c, why, sizeof(why)))
+		annot_warn_bad(w, s, ANNOT_CPUS, val, why);
+	else if (val && !f->cpus)
+		d->cpus = c, f->cpus = s;
+}
+
 void annot_decide(const struct fs_config *cfg, const struct cpumask *node_cpus,
 		  const cJSON *pod_ann, enum decision_source pod_source,
 		  const cJSON *ns_ann, struct fs_decision *d, struct fs_warn *w)
 {
-	const struct annot_src srcs[] = {
-		{ pod_ann, pod_source },
-		{ ns_ann, SRC_NAMESPACE },
-	};
-	const struct annot_src *mode_src = NULL, *scope_src = NULL, *cpus_src = NULL, *top;
-	const char *val;
-	char why[512];
+	const struct annot_src pod = { pod_ann, pod_source }, ns = { ns_ann, SRC_NAMESPACE };
+	struct annot_found f = { 0 };
+	const struct annot_src *top;
 
 	memset(d, 0, sizeof(*d));
 	d->mode = cfg->mode;
 	d->scope = cfg->scope;
 	d->cpus = *node_cpus;
-
-	/* Every level is read even when a higher one decided, so that a bad
-	 * value anywhere is reported rather than silently lingering. */
-	for (size_t i = 0; i < sizeof(srcs) / sizeof(srcs[0]); i++) {
-		const struct annot_src *s = &srcs[i];
-		enum fs_mode m;
-		enum fs_scope sc;
-		struct cpumask c;
-
-		val = annot_get(s, ANNOT_MODE, w);
-		if (val) {
-			if (config_mode_parse(val, &m))
-				annot_warn_bad(w, s, ANNOT_MODE, val, "is invalid (expected off, rps or rfs)");
-			else if (!mode_src) {
-				d->mode = m;
-				mode_src = s;
-			}
-		}
-		val = annot_get(s, ANNOT_SCOPE, w);
-		if (val) {
-			if (config_scope_parse(val, &sc))
-				annot_warn_bad(w, s, ANNOT_SCOPE, val,
-					       "is invalid (expected container, host or both)");
-			else if (!scope_src) {
-				d->scope = sc;
-				scope_src = s;
-			}
-		}
-		val = annot_get(s, ANNOT_CPUS, w);
-		if (val) {
-			if (annot_cpus_parse(val, node_cpus, &c, why, sizeof(why)))
-				annot_warn_bad(w, s, ANNOT_CPUS, val, why);
-			else if (!cpus_src) {
-				d->cpus = c;
-				cpus_src = s;
-			}
-		}
-	}
+	annot_level(&pod, node_cpus, d, &f, w);
+	annot_level(&ns, node_cpus, d, &f, w);
 
 	/* An explicit mode annotation decides on its own (off opts out, rps/rfs
 	 * opt in, even under policy opt-in or a config mode of off). Without
 	 * one, opt-out tunes with the configured mode and opt-in does not. */
-	if (mode_src)
+	if (f.mode)
 		d->tune = d->mode != FS_MODE_OFF;
 	else
 		d->tune = cfg->policy == FS_POLICY_OPT_OUT && cfg->mode != FS_MODE_OFF;
@@ -166,12 +161,10 @@ void annot_decide(const struct fs_config *cfg, const struct cpumask *node_cpus,
 		d->mode = FS_MODE_OFF;
 
 	/* scope and cpus only matter to a pod that is tuned. */
-	top = mode_src;
-	if (d->tune) {
-		if (scope_src && (!top || scope_src->level > top->level))
-			top = scope_src;
-		if (cpus_src && (!top || cpus_src->level > top->level))
-			top = cpus_src;
-	}
+	top = f.mode;
+	if (d->tune && f.scope && (!top || f.scope->level > top->level))
+		top = f.scope;
+	if (d->tune && f.cpus && (!top || f.cpus->level > top->level))
+		top = f.cpus;
 	d->source = top ? top->level : SRC_CONFIG;
 }

@@ -209,24 +209,63 @@ static int parse_host_devices(const cJSON *root, struct fs_config *c, struct fs_
 	return 0;
 }
 
-static int parse_keys(cJSON *root, struct fs_config *c, struct fs_err *e)
+/* A key whose value is one of names[] (absent: *out unchanged); the error
+ * lists the choices. */
+static int get_choice(const cJSON *o, const char *key, const char *const *names, const int *values,
+		      size_t n, int *out, struct fs_err *e)
 {
-	const char *s;
+	char expected[128] = "";
+	const char *s = NULL;
+	size_t off = 0;
+
+	if (get_string(o, key, &s, e))
+		return -1;
+	for (size_t i = 0; s && i < n; i++) {
+		if (!strcmp(s, names[i])) {
+			*out = values[i];
+			return 0;
+		}
+	}
+	for (size_t i = 0; s && i < n && off < sizeof(expected); i++)
+		off += (size_t)snprintf(expected + off, sizeof(expected) - off, "%s%s",
+					i == 0 ? "" : i + 1 == n ? " or " : ", ", names[i]);
+	if (s)
+		return err_set(e, CNI_ERR_INVALID_CONFIG, "config key \"%s\" = \"%.40s\" is invalid (expected %s)",
+			       key, s, expected);
+	return 0;
+}
+
+static int parse_choices(const cJSON *root, struct fs_config *c, struct fs_err *e)
+{
+	static const char *const modes[] = { "off", "rps", "rfs" }, *const scopes[] = { "container", "host", "both" },
+			  *const policies[] = { "opt-out", "opt-in" }, *const failure[] = { "ignore", "fail" },
+			  *const levels[] = { "error", "warn", "info", "debug" };
+	static const int mode_v[] = { FS_MODE_OFF, FS_MODE_RPS, FS_MODE_RFS },
+			 scope_v[] = { FS_SCOPE_CONTAINER, FS_SCOPE_HOST, FS_SCOPE_BOTH },
+			 policy_v[] = { FS_POLICY_OPT_OUT, FS_POLICY_OPT_IN }, failure_v[] = { 0, 1 },
+			 level_v[] = { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+	int mode = (int)c->mode, scope = (int)c->scope, policy = (int)c->policy;
+	int fail = c->failure_fail, level = (int)c->log_level;
+
+	if (get_choice(root, "mode", modes, mode_v, 3, &mode, e) ||
+	    get_choice(root, "scope", scopes, scope_v, 3, &scope, e) ||
+	    get_choice(root, "policy", policies, policy_v, 2, &policy, e) ||
+	    get_choice(root, "failurePolicy", failure, failure_v, 2, &fail, e) ||
+	    get_choice(root, "logLevel", levels, level_v, 4, &level, e))
+		return -1;
+	c->mode = (enum fs_mode)mode;
+	c->scope = (enum fs_scope)scope;
+	c->policy = (enum fs_policy)policy;
+	c->failure_fail = fail;
+	c->log_level = (enum log_level)level;
+	return 0;
+}
+
+static int parse_cpus(const cJSON *root, struct fs_config *c, struct fs_err *e)
+{
+	const char *s = NULL;
 	char msg[300];
 
-	s = NULL;
-	if (get_string(root, "mode", &s, e))
-		return -1;
-	if (s && config_mode_parse(s, &c->mode))
-		return err_set(e, CNI_ERR_INVALID_CONFIG,
-			       "config key \"mode\" = \"%.40s\" is invalid (expected off, rps or rfs)", s);
-	s = NULL;
-	if (get_string(root, "scope", &s, e))
-		return -1;
-	if (s && config_scope_parse(s, &c->scope))
-		return err_set(e, CNI_ERR_INVALID_CONFIG,
-			       "config key \"scope\" = \"%.40s\" is invalid (expected container, host or both)", s);
-	s = NULL;
 	if (get_string(root, "cpus", &s, e))
 		return -1;
 	if (s && config_cpuspec_parse(s, &c->cpus, msg, sizeof(msg)))
@@ -234,57 +273,29 @@ static int parse_keys(cJSON *root, struct fs_config *c, struct fs_err *e)
 	s = NULL;
 	if (get_string(root, "excludeCpus", &s, e))
 		return -1;
-	if (s) {
-		if (cpumask_parse_list(s, &c->exclude, msg, sizeof(msg)))
-			return err_set(e, CNI_ERR_INVALID_CONFIG, "config key \"excludeCpus\": %s", msg);
+	if (s && cpumask_parse_list(s, &c->exclude, msg, sizeof(msg)))
+		return err_set(e, CNI_ERR_INVALID_CONFIG, "config key \"excludeCpus\": %s", msg);
+	if (s)
 		snprintf(c->exclude_text, sizeof(c->exclude_text), "%s", s);
-	}
-	if (get_int(root, "sockFlowEntries", 0, FS_SOCK_FLOW_MAX, &c->sock_flow_entries, e) ||
-	    get_int(root, "flowCnt", 0, FS_FLOW_CNT_MAX, &c->flow_cnt, e))
-		return -1;
-	if (parse_host_devices(root, c, e))
-		return -1;
-	s = NULL;
-	if (get_string(root, "policy", &s, e))
-		return -1;
-	if (s) {
-		if (!strcmp(s, "opt-out"))
-			c->policy = FS_POLICY_OPT_OUT;
-		else if (!strcmp(s, "opt-in"))
-			c->policy = FS_POLICY_OPT_IN;
-		else
-			return err_set(e, CNI_ERR_INVALID_CONFIG,
-				       "config key \"policy\" = \"%.40s\" is invalid (expected opt-out or opt-in)", s);
-	}
-	s = NULL;
-	if (get_string(root, "failurePolicy", &s, e))
-		return -1;
-	if (s) {
-		if (!strcmp(s, "ignore"))
-			c->failure_fail = false;
-		else if (!strcmp(s, "fail"))
-			c->failure_fail = true;
-		else
-			return err_set(e, CNI_ERR_INVALID_CONFIG,
-				       "config key \"failurePolicy\" = \"%.40s\" is invalid (expected ignore or fail)", s);
-	}
-	if (get_bool(root, "restoreOnLastDel", &c->restore_on_last_del, e) ||
+	return 0;
+}
+
+static int parse_keys(cJSON *root, struct fs_config *c, struct fs_err *e)
+{
+	if (parse_choices(root, c, e) || parse_cpus(root, c, e) ||
+	    get_int(root, "sockFlowEntries", 0, FS_SOCK_FLOW_MAX, &c->sock_flow_entries, e) ||
+	    get_int(root, "flowCnt", 0, FS_FLOW_CNT_MAX, &c->flow_cnt, e) ||
+	    parse_host_devices(root, c, e) ||
+	    get_bool(root, "restoreOnLastDel", &c->restore_on_last_del, e) ||
 	    get_bool(root, "respectExclusiveCpus", &c->respect_exclusive, e) ||
 	    get_path(root, "cpuManagerStateFile", c->cpu_manager_state, sizeof(c->cpu_manager_state), e) ||
-	    get_path(root, "annotationsFile", c->annotations_file, sizeof(c->annotations_file), e))
+	    get_path(root, "annotationsFile", c->annotations_file, sizeof(c->annotations_file), e) ||
+	    get_path(root, "stateDir", c->state_dir, sizeof(c->state_dir), e) ||
+	    get_path(root, "logFile", c->log_file, sizeof(c->log_file), e))
 		return -1;
 	/* The agent talks to the API server now; an old entry must keep
 	 * pods starting through an upgrade, so this is a warning at ADD. */
 	c->kube_legacy = cJSON_GetObjectItemCaseSensitive(root, "kubernetes") != NULL;
-	if (get_path(root, "stateDir", c->state_dir, sizeof(c->state_dir), e) ||
-	    get_path(root, "logFile", c->log_file, sizeof(c->log_file), e))
-		return -1;
-	s = NULL;
-	if (get_string(root, "logLevel", &s, e))
-		return -1;
-	if (s && log_level_parse(s, &c->log_level))
-		return err_set(e, CNI_ERR_INVALID_CONFIG,
-			       "config key \"logLevel\" = \"%.40s\" is invalid (expected error, warn, info or debug)", s);
 	return 0;
 }
 
