@@ -239,6 +239,9 @@ static int node_prepare(int classfd, struct node_state *n, struct dev *d, struct
 	struct dev *nd;
 	int foreign;
 
+	/* Absent, skipped (RSS) or unreadable at the plan: nothing to claim. */
+	if (d->status != DEV_APPLIED)
+		return 0;
 	model_dev_free(d);
 	plan_dev_read(classfd, d);
 	if (d->status != DEV_APPLIED)

@@ -1,5 +1,6 @@
 /* Chaining flowsteer into a CNI configuration file: the pure JSON edits
- * (buffer in, buffer out) and the file-level atomic write around them.
+ * (conflist.c: buffer in, buffer out) and the file-level atomic write
+ * around them (conflist_file.c).
  *
  * Edits splice text: everything outside the flowsteer entry keeps its bytes,
  * so `remove` after `insert` gives back the original file byte for byte and

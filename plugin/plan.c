@@ -131,18 +131,20 @@ int plan_cpus(const struct fs_config *cfg, struct cpumask *allowed, struct cpus_
  * excludeCpus. Code 7 only when the configuration alone leaves nothing
  * online; isolation leaving nothing is the node's state, not an error. */
 static int plan_node_mask(const struct fs_config *cfg, const struct cpumask *allowed,
-			  struct cpumask *out, struct fs_err *e)
+			  const struct cpus_excluded *why, struct cpumask *out, struct fs_err *e)
 {
 	struct cpumask online, cfg_only;
-	unsigned nbits;
 	char on[256] = "";
 
 	if (cfg->cpus.kind == FS_CPUS_NONE) {
 		cpumask_zero(out);
 		return 0;
 	}
-	if (sysfs_cpus_online(&online, &nbits))
-		online = *allowed;
+	/* What was left out was online: together with what is allowed, that
+	 * is every online CPU (no second read of the CPU lists). */
+	cpumask_or(&online, allowed, &why->isolated);
+	cpumask_or(&online, &online, &why->nohz_full);
+	cpumask_or(&online, &online, &why->kubelet);
 	cfg_only = cfg->cpus.kind == FS_CPUS_LIST ? cfg->cpus.list : online;
 	cpumask_and(&cfg_only, &cfg_only, &online);
 	cpumask_andnot(&cfg_only, &cfg_only, &cfg->exclude);
@@ -435,7 +437,7 @@ int plan_add(const struct plan_req *req, struct kview *kv, struct attachment *a,
 
 	plan_ids(req, a);
 	if (plan_cpus(cfg, &allowed, &a->excluded, &a->nbits, &a->warn, e) ||
-	    plan_node_mask(cfg, &allowed, &node_mask, e))
+	    plan_node_mask(cfg, &allowed, &a->excluded, &node_mask, e))
 		return -1;
 	plan_decide(req, &node_mask, &d, &a->warn);
 	a->mode = d.tune ? d.mode : FS_MODE_OFF;
