@@ -12,8 +12,6 @@
  *   annotcache_parse    (the input as the agent's annotations file)
  *   cpumgr_parse        (the input as the kubelet's cpu_manager_state)
  *   state_attachment_parse (the input as a stateDir record)
- *   conflist_insert / conflist_remove (the input as a CNI config file:
- *                       an insert is removed again byte for byte)
  *   cpumask_parse_list / cpumask_parse_hex on every string in the input,
  *                       with round trips through the formatters checked
  *
@@ -35,7 +33,6 @@
 #include "annotcache.h"
 #include "cni.h"
 #include "config.h"
-#include "conflist.h"
 #include "cpumask.h"
 #include "cpuset.h"
 #include "prevres.h"
@@ -236,245 +233,6 @@ static void fuzz_side_files(const char *buf, size_t len)
 	cJSON_Delete(j);
 }
 
-/* The splicer keeps every byte outside the entry: for a file without a
- * flowsteer entry, remove after insert gives the input back. */
-static void fuzz_conflist(const char *buf, size_t len)
-{
-	struct fs_err e = { 0 };
-	char *ins = NULL, *back = NULL;
-	size_t inslen = 0, backlen = 0;
-	bool converted = false;
-	int none;
-
-	none = conflist_remove(buf, len, &back, &backlen, &e) == CONFLIST_UNCHANGED;
-	free(back);
-	back = NULL;
-	memset(&e, 0, sizeof(e));
-	if (conflist_insert(buf, len, NULL, &ins, &inslen, &converted, &e) == 0 && none && !converted) {
-		CHECK(conflist_remove(ins, inslen, &back, &backlen, &e) == 0);
-		CHECK(backlen == len && !memcmp(back, buf, len));
-	}
-	free(ins);
-	free(back);
-}
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                \
-	do {                                                                       \
-		if (!(cond)) {                                                     \
-			fprintf(stderr, "invariant broken: %s (%s:%d)\n", #cond,   \
-				__FILE__, __LINE__);                               \
-			abort();                                                   \
-		}                                                                  \
-	} while (0)
-
-static const char *const versions[] = { CNI_SUPPORTED_VERSIONS };
-
-/* The input through a real fd, as main reads stdin. */
-static void fuzz_stdin(const uint8_t *data, size_t size)
-{
-	struct fs_err e = { 0 };
-	char *buf = NULL;
-	size_t len = 0;
-	int fd = memfd_create("fuzz-stdin", MFD_CLOEXEC);
-
-	if (fd < 0)
-		return;
-	if (size && write(fd, data, size) != (ssize_t)size) {
-		close(fd);
-		return;
-	}
-	lseek(fd, 0, SEEK_SET);
-	if (cni_stdin_read(fd, &buf, &len, &e) == 0) {
-		CHECK(len == size && len > 0 && len <= CNI_STDIN_MAX);
-		CHECK(memchr(buf, '\0', len) == NULL);
-		free(buf);
-	} else {
-		CHECK(e.code == CNI_ERR_DECODE || e.code == CNI_ERR_IO);
-	}
-	close(fd);
-}
-
-/* Both directions of both formats agree. */
-static void fuzz_cpumask_string(const char *s)
-{
-	static struct cpumask m, back;
-	static char list[CPUMASK_MAX_CPUS * 6], hex[CPUMASK_HEX_MAX];
-	char err[300];
-
-	if (cpumask_parse_list(s, &m, err, sizeof(err)) == 0) {
-		CHECK(cpumask_last(&m) < CPUMASK_MAX_CPUS);
-		CHECK(cpumask_format_list(&m, list, sizeof(list)) == 0);
-		CHECK(cpumask_parse_list(list, &back, err, sizeof(err)) == 0);
-		CHECK(cpumask_equal(&m, &back));
-		CHECK(cpumask_format_hex(&m, CPUMASK_MAX_CPUS, hex, sizeof(hex)) == 0);
-		CHECK(cpumask_parse_hex(hex, &back) == 0);
-		CHECK(cpumask_equal(&m, &back));
-	} else {
-		CHECK(err[0] != '\0');
-	}
-	if (cpumask_parse_hex(s, &m) == 0) {
-		unsigned nbits = (unsigned)cpumask_last(&m) + 1;
-
-		CHECK(cpumask_last(&m) < CPUMASK_MAX_CPUS);
-		CHECK(cpumask_format_hex(&m, nbits ? nbits : 1, hex, sizeof(hex)) == 0);
-		CHECK(cpumask_parse_hex(hex, &back) == 0);
-		CHECK(cpumask_equal(&m, &back));
-	}
-}
-
-/* Every string anywhere in the JSON: keys and values. */
-static void fuzz_strings(const cJSON *j, int depth)
-{
-	const cJSON *it;
-
-	if (!j || depth > 64)
-		return;
-	if (j->string)
-		fuzz_cpumask_string(j->string);
-	if (cJSON_IsString(j) && j->valuestring)
-		fuzz_cpumask_string(j->valuestring);
-	cJSON_ArrayForEach(it, j)
-		fuzz_strings(it, depth + 1);
-}
-
-static void check_config(const struct fs_config *c)
-{
-	CHECK(cni_version_supported(c->cni_version));
-	CHECK(c->n_host_devices >= 0 && c->n_host_devices <= FS_MAX_HOST_DEVICES);
-	for (int i = 0; i < c->n_host_devices; i++)
-		CHECK(c->host_devices[i][0] == '@' ? !strcmp(c->host_devices[i], "@calico") ||
-							     !strcmp(c->host_devices[i], "@underlay")
-						   : ifname_valid(c->host_devices[i]));
-	CHECK(c->state_dir[0] == '/' && c->log_file[0] == '/');
-	CHECK(c->sock_flow_entries >= 0 && c->sock_flow_entries <= FS_SOCK_FLOW_MAX);
-	CHECK(c->flow_cnt >= 0 && c->flow_cnt <= FS_FLOW_CNT_MAX);
-	CHECK(c->mode <= FS_MODE_RFS);
-	CHECK(c->scope >= FS_SCOPE_CONTAINER && c->scope <= FS_SCOPE_BOTH);
-	CHECK(!c->prev_result || cJSON_IsObject(c->prev_result));
-	CHECK(!c->runtime_annotations || cJSON_IsObject(c->runtime_annotations));
-	CHECK(!c->valid_attachments || cJSON_IsArray(c->valid_attachments));
-}
-
-static void fuzz_prevres(const struct fs_config *c, const char *netns, const char *ifname)
-{
-	struct prevres_ifaces pi;
-	struct fs_err e = { 0 };
-
-	if (prevres_find(c->prev_result, netns, ifname, &pi, &e) == 0) {
-		CHECK(!pi.host[0] || ifname_valid(pi.host));
-		CHECK(!pi.container[0] || !strcmp(pi.container, ifname));
-	} else {
-		CHECK(e.code == CNI_ERR_INVALID_CONFIG && e.msg[0]);
-	}
-	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
-		cJSON *out = prevres_convert(c->prev_result, versions[i], &e);
-		char *s;
-
-		if (!out)
-			continue;
-		/* What main prints: it must serialise and name our version. */
-		s = cJSON_PrintUnformatted(out);
-		CHECK(s != NULL);
-		CHECK(!strcmp(cJSON_GetObjectItemCaseSensitive(out, "cniVersion")->valuestring,
-			      versions[i]));
-		free(s);
-		cJSON_Delete(out);
-	}
-}
-
-static void fuzz_annotations(const struct fs_config *c)
-{
-	const cJSON *ns = cJSON_GetObjectItemCaseSensitive(c->root, "fuzzNamespaceAnnotations");
-	struct cpumask online, node;
-	struct fs_decision d;
-	struct fs_warn w = { 0 };
-
-	/* A fixed 64-CPU machine with CPUs 0-47 online. */
-	cpumask_zero(&online);
-	for (unsigned i = 0; i < 48; i++)
-		cpumask_set(&online, i);
-	switch (c->cpus.kind) {
-	case FS_CPUS_NONE:
-		cpumask_zero(&node);
-		break;
-	case FS_CPUS_ALL:
-		node = online;
-		break;
-	default:
-		cpumask_and(&node, &c->cpus.list, &online);
-		break;
-	}
-	cpumask_andnot(&node, &node, &c->exclude);
-	annot_decide(c, &node, c->runtime_annotations, SRC_RUNTIME, cJSON_IsObject(ns) ? ns : NULL, &d, &w);
-	/* flowsteer.io/cpus only ever narrows the node's set. */
-	CHECK(cpumask_subset(&d.cpus, &node));
-	CHECK(d.tune ? d.mode != FS_MODE_OFF : d.mode == FS_MODE_OFF);
-	CHECK(d.scope >= FS_SCOPE_CONTAINER && d.scope <= FS_SCOPE_BOTH);
-	CHECK(w.n >= 0 && w.n <= FS_MAX_WARNINGS);
-	for (int i = 0; i < w.n; i++)
-		CHECK(strchr(w.items[i], '\n') == NULL);
-	warn_free(&w);
-}
-
-/* The same bytes as the other files flowsteer reads: each parser either
- * refuses them with a message or gives values within their ranges. */
-static void fuzz_side_files(const char *buf, size_t len)
-{
-	struct cpumgr_state k;
-	struct annotcache ac;
-	struct attachment *a;
-	struct fs_err e = { 0 };
-	char err[256] = "";
-	cJSON *j;
-
-	if (annotcache_parse(buf, len, "team-a", "web", &ac, err, sizeof(err)) == 0) {
-		CHECK(ac.root && ac.synced_at >= 0);
-		CHECK(!ac.pod || cJSON_IsObject(ac.pod));
-		annotcache_free(&ac);
-	} else {
-		CHECK(err[0] && !ac.root);
-	}
-	if (cpumgr_parse(buf, len, &k, err, sizeof(err)) == 0)
-		CHECK(k.policy == CPUMGR_NONE || k.policy == CPUMGR_STATIC);
-	j = cJSON_ParseWithLength(buf, len);
-	a = j ? attachment_new() : NULL;
-	if (a && state_attachment_parse(j, "fuzz", a, &e) == 0) {
-		CHECK(containerid_valid(a->container_id) && ifname_valid(a->ifname));
-		for (int i = 0; i < a->ndev; i++) {
-			CHECK(ifname_valid(a->devs[i].name));
-			CHECK(a->devs[i].nq >= 0 && a->devs[i].nq <= MODEL_MAX_QUEUES);
-			CHECK(a->devs[i].want_flow >= -1);
-		}
-	}
-	attachment_free(a);
-	cJSON_Delete(j);
-}
-
-/* The splicer keeps every byte outside the entry: remove after insert
- * gives the input back. */
-static void fuzz_conflist(const char *buf, size_t len)
-{
-	struct fs_err e = { 0 };
-	char *ins = NULL, *back = NULL;
-	size_t inslen = 0, backlen = 0;
-	bool converted = false;
-	int r;
-
-	r = conflist_insert(buf, len, NULL, &ins, &inslen, &converted, &e);
-	if (r == 0 && !converted && conflist_remove(ins, inslen, &back, &backlen, &e) == 0)
-		CHECK(backlen == len && !memcmp(back, buf, len));
-	CHECK(r == 0 || r == CONFLIST_UNCHANGED || e.msg[0]);
-	free(ins);
-	free(back);
-	memset(&e, 0, sizeof(e));
-	back = NULL;
-	if (conflist_remove(buf, len, &back, &backlen, &e) == 0)
-		CHECK(back && backlen <= len);
-	free(back);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fs_config c;
@@ -487,7 +245,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > CNI_STDIN_MAX)
 		return 0;
 	fuzz_side_files((const char *)data, size);
-	fuzz_conflist((const char *)data, size);
 
 	ret = config_parse((const char *)data, size, &c, &e);
 	if (ret) {
