@@ -12,6 +12,7 @@
  *   annotcache_parse    (the input as the agent's annotations file)
  *   cpumgr_parse        (the input as the kubelet's cpu_manager_state)
  *   state_attachment_parse (the input as a stateDir record)
+ *   conflist_insert / conflist_remove (the input as a CNI config file)
  *   cpumask_parse_list / cpumask_parse_hex on every string in the input,
  *                       with round trips through the formatters checked
  *
@@ -33,6 +34,7 @@
 #include "annotcache.h"
 #include "cni.h"
 #include "config.h"
+#include "conflist.h"
 #include "cpumask.h"
 #include "cpuset.h"
 #include "prevres.h"
@@ -233,6 +235,28 @@ static void fuzz_side_files(const char *buf, size_t len)
 	cJSON_Delete(j);
 }
 
+/* The splicer keeps every byte outside the entry: for a file without a
+ * flowsteer entry, remove after insert gives the input back. */
+static void fuzz_conflist(const char *buf, size_t len)
+{
+	struct fs_err e = { 0 };
+	char *ins = NULL, *back = NULL;
+	size_t inslen = 0, backlen = 0;
+	bool converted = false;
+	int none;
+
+	none = conflist_remove(buf, len, &back, &backlen, &e) == CONFLIST_UNCHANGED;
+	free(back);
+	back = NULL;
+	memset(&e, 0, sizeof(e));
+	if (conflist_insert(buf, len, NULL, &ins, &inslen, &converted, &e) == 0 && none && !converted) {
+		CHECK(conflist_remove(ins, inslen, &back, &backlen, &e) == 0);
+		CHECK(backlen == len && !memcmp(back, buf, len));
+	}
+	free(ins);
+	free(back);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fs_config c;
@@ -245,6 +269,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > CNI_STDIN_MAX)
 		return 0;
 	fuzz_side_files((const char *)data, size);
+	fuzz_conflist((const char *)data, size);
 
 	ret = config_parse((const char *)data, size, &c, &e);
 	if (ret) {
