@@ -47,7 +47,7 @@ UNIT_BIN   := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
 
 BIN := $(BUILD)/flowsteer
 
-.PHONY: all test unit bats e2e bench bench-e2e demo fuzz install uninstall clean lint
+.PHONY: all test unit bats e2e e2e-steer bench bench-e2e demo fuzz install uninstall clean lint
 all: $(BIN)
 
 $(BIN): $(CMD_OBJ) $(BUILD)/libflowsteer.a
@@ -79,6 +79,10 @@ test: all unit bats
 
 e2e: $(BIN)
 	$(Q)FLOWSTEER_BIN=$(abspath $(BIN)) e2e/run.sh
+
+# The steering section alone, on its own testbed: STEER_ARGS='--repeat 20'.
+e2e-steer: $(BIN)
+	$(Q)FLOWSTEER_BIN=$(abspath $(BIN)) e2e/steering.sh $(STEER_ARGS)
 
 bench: $(BIN)
 	$(Q)FLOWSTEER_BIN=$(abspath $(BIN)) test/bench/bench.sh
