@@ -78,7 +78,7 @@ UNIT_BIN   := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
 
 BIN := $(BUILD)/flowsteer
 
-.PHONY: all test unit bats e2e e2e-cri bench bench-e2e demo fuzz install uninstall clean distclean lint
+.PHONY: all test unit bats e2e e2e-cri e2e-steer bench bench-e2e demo fuzz install uninstall clean distclean lint
 all: $(BIN)
 
 $(BIN): $(CMD_OBJ) $(NSS_OBJ) $(BUILD)/libflowsteer.a $(CJSON_A)
@@ -150,6 +150,10 @@ e2e: $(BIN)
 # temp dir and the testbed's node netns (root; see e2e/README.md).
 e2e-cri: $(BIN)
 	$(Q)FLOWSTEER_BIN=$(abspath $(BIN)) e2e/cri/run.sh
+
+# The steering section alone, on its own testbed: STEER_ARGS='--repeat 20'.
+e2e-steer: $(BIN)
+	$(Q)FLOWSTEER_BIN=$(abspath $(BIN)) e2e/steering.sh $(STEER_ARGS)
 
 bench: $(BIN)
 	$(Q)FLOWSTEER_BIN=$(abspath $(BIN)) test/bench/bench.sh

@@ -435,3 +435,73 @@ pod_wait_listen() {
 	done
 	return 1
 }
+
+# ------------------------------------------------------------- test output
+
+# TAP lines and the counts behind run.sh's "N passed, N failed" line; shared
+# by run.sh and steering.sh (alone or sourced by run.sh).
+PASS=0 FAIL=0 SKIP=0 NUM=0
+ok() { NUM=$((NUM + 1)); PASS=$((PASS + 1)); echo "ok $NUM - $1"; }
+not_ok() { NUM=$((NUM + 1)); FAIL=$((FAIL + 1)); echo "not ok $NUM - $1${2:+: $2}"; }
+skip() { SKIP=$((SKIP + 1)); echo "skip - $1${2:+: $2}"; }
+# t_eq NAME WANT GOT
+t_eq() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "want \"$2\", got \"$3\""; fi; }
+# t_run NAME CMD...: passes when CMD exits 0; its output is shown on failure.
+t_run() {
+	local name=$1 out
+	shift
+	if out=$("$@" 2>&1); then ok "$name"; else not_ok "$name" "exit $?: $(tr '\n' ' ' <<<"$out" | cut -c1-400)"; fi
+}
+
+# ------------------------------------------------------- kernel counters
+
+# cpu_net_counters: one line per CPU, "CPU PROCESSED RECEIVED_RPS NET_RX":
+# /proc/net/softnet_stat column 1 (packets taken off a backlog or NAPI
+# poll, once per device each packet is received on) and column 10 (RPS
+# IPI wake-ups, one per batch that another CPU queued), both hex, and
+# /proc/softirqs NET_RX. softnet_stat has one row per online CPU; kernels
+# since 5.10 print the row's CPU in column 13, older ones only the order.
+cpu_net_counters() {
+	local -a f online hdr vals p=() r=() s=()
+	local i=0 cpu
+	mapfile -t online < <(cpulist_expand "$(cpus_online)")
+	while read -ra f; do
+		cpu=${online[i]:-$i}
+		[ ${#f[@]} -ge 13 ] && cpu=$((16#${f[12]}))
+		p[cpu]=$((16#${f[0]})) r[cpu]=$((16#${f[9]}))
+		i=$((i + 1))
+	done </proc/net/softnet_stat
+	# /proc/softirqs: a "CPU<n>" header per possible CPU, then one row each.
+	read -ra hdr </proc/softirqs
+	read -ra vals < <(grep '^ *NET_RX:' /proc/softirqs)
+	for ((i = 0; i < ${#hdr[@]}; i++)); do s[${hdr[i]#CPU}]=${vals[i + 1]:-0}; done
+	for cpu in "${!p[@]}"; do echo "$cpu ${p[cpu]} ${r[cpu]} ${s[cpu]:-0}"; done
+}
+
+# e2e_traffic_lock / e2e_traffic_unlock: e2e runs on one machine (other
+# checkouts, other developers) take turns for the time they send traffic,
+# so that one's flows do not land in another's per-CPU counters. The lock
+# is an flock on the sysctl file they all share: nothing is created or
+# written. Waits at most 60 s, then goes on without it.
+e2e_traffic_lock() {
+	exec {E2E_LOCK_FD}</proc/sys/net/core/rps_sock_flow_entries || { E2E_LOCK_FD=""; return 0; }
+	flock -w 60 "$E2E_LOCK_FD" || e2e_log "e2e: another e2e run kept the traffic lock for 60 s; going on"
+	return 0
+}
+# Unlocked explicitly: a process started meanwhile shares the open file.
+e2e_traffic_unlock() {
+	[ -z "${E2E_LOCK_FD:-}" ] || { flock -u "$E2E_LOCK_FD"; exec {E2E_LOCK_FD}<&-; }
+	E2E_LOCK_FD=""
+}
+
+# netns_rx_packets NETNS...: packets received by every device of these
+# namespaces (/proc/net/dev is per netns): what the testbed itself handed
+# to the kernel's receive path, whatever else runs on the machine.
+netns_rx_packets() {
+	local ns sum=0 n
+	for ns in "$@"; do
+		n=$(ip netns exec "$ns" cat /proc/net/dev | awk 'NR > 2 { sub(/:/, " "); s += $3 } END { print s + 0 }')
+		sum=$((sum + n))
+	done
+	echo "$sum"
+}

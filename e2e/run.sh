@@ -3,7 +3,9 @@
 # testbed in network namespaces, pods created by the real chain (Calico
 # stand-in -> flowsteer) executed by libcni, then: the tuning in each pod
 # and on each node, pod-to-pod TCP across the overlay, CHECK, DEL restoring
-# the nodes. Prints "N passed, N failed" and exits non-zero on failure.
+# the nodes, and (steering.sh) that the kernel then processes packets on
+# the CPUs flowsteer chose. Prints "N passed, N failed" and exits non-zero
+# on failure.
 #
 # Env: FLOWSTEER_BIN (default build/flowsteer, built if absent), E2E_KEEP=1
 # keeps the temp dir (state, logs, raw plugin I/O), E2E_VERBOSE=1.
@@ -11,23 +13,10 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 e2e_need_root
-e2e_need_tools ip jq iperf3 ss nsenter flock sha1sum sha256sum timeout
+e2e_need_tools ip jq iperf3 ss nsenter flock sha1sum sha256sum timeout taskset awk
 e2e_build_flowsteer
 e2e_build_driver
 tb_init
-
-PASS=0 FAIL=0 SKIP=0 NUM=0
-ok() { NUM=$((NUM + 1)); PASS=$((PASS + 1)); echo "ok $NUM - $1"; }
-not_ok() { NUM=$((NUM + 1)); FAIL=$((FAIL + 1)); echo "not ok $NUM - $1${2:+: $2}"; }
-skip() { SKIP=$((SKIP + 1)); echo "skip - $1${2:+: $2}"; }
-# t_eq NAME WANT GOT
-t_eq() { if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "want \"$2\", got \"$3\""; fi; }
-# t_run NAME CMD...: passes when CMD exits 0; its output is shown on failure.
-t_run() {
-	local name=$1 out
-	shift
-	if out=$("$@" 2>&1); then ok "$name"; else not_ok "$name" "exit $?: $(tr '\n' ' ' <<<"$out" | cut -c1-400)"; fi
-}
 
 N1=node1 N2=node2
 ALL=$(cpulist_to_mask "$(cpus_online)")
@@ -137,7 +126,9 @@ tcp() {
 	tb_bg ip netns exec "${POD_NS[$s]}" iperf3 -s -1 -p 5201 >/dev/null 2>&1
 	spid=$TB_LAST_PID
 	pod_wait_listen "$s" 5201 || { tb_reap $spid; not_ok "TCP $c -> $s" "iperf3 server did not listen"; return; }
+	e2e_traffic_lock
 	out=$(timeout 20 ip netns exec "${POD_NS[$c]}" iperf3 -c "${POD_IP[$s]}" -p 5201 -t 1 -J 2>&1)
+	e2e_traffic_unlock
 	tb_reap $spid
 	bytes=$(jq -r '.end.sum_received.bytes // 0' <<<"$out" 2>/dev/null)
 	if [ "${bytes:-0}" -gt 0 ] 2>/dev/null; then
@@ -228,6 +219,11 @@ done
 for pod in srv2 cli2; do
 	t_run "DEL $pod again, netns gone (CNI ${VER[$pod]})" tb_cni del $pod ""
 done
+
+# Steering: the kernel's per-CPU counters show packets really processed
+# on the CPUs flowsteer chose (e2e/steering.sh; its own pods, on these nodes).
+. "$E2E_DIR/steering.sh"
+steer_section
 
 echo "$PASS passed, $FAIL failed$([ $SKIP = 0 ] || echo ", $SKIP skipped")"
 if [ $FAIL -gt 0 ]; then
