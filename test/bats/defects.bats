@@ -104,7 +104,8 @@ plant_node_json() {
 	ip -n "$XNS" link add peer0 index 4000 type veth peer name eth0 netns "$POD_NS"
 	[ "$(ip netns exec "$POD_NS" cat /sys/class/net/eth0/iflink)" = 4000 ]
 	node_run ip link add dev9 index 4000 type veth peer name dev9p
-	run_helper cni ADD "$(conf 1.0.0 '.scope = "host"')"
+	# No host entry in prevResult: the peer's index alone must not pick a device.
+	run_helper cni ADD "$(conf 1.0.0 '.scope = "host" | .prevResult.interfaces |= map(select(.sandbox))')"
 	[ "$(node_sysfs dev9 rps_flow_cnt)" = 0 ]
 	assert_json "$output" ".flowsteer.devices[] | select(.scope == \"host\") | .status" absent
 }
