@@ -85,7 +85,7 @@ static cJSON *attachment_view_json(const struct attachment *a)
 	return o;
 }
 
-static int status_visit(const char *file, const struct attachment *a, const struct fs_err *err, void *arg)
+static int status_visit(const char *file, struct attachment *a, const struct fs_err *err, void *arg)
 {
 	struct status_view *w = arg;
 	struct verify_dev v[MODEL_MAX_DEVS];

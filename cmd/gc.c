@@ -29,7 +29,7 @@ static bool gc_valid(const cJSON *valid, const char *cid, const char *ifname)
 	return false;
 }
 
-static int gc_visit(const char *file, const struct attachment *a, const struct fs_err *err, void *arg)
+static int gc_visit(const char *file, struct attachment *a, const struct fs_err *err, void *arg)
 {
 	struct gc_walk *w = arg;
 

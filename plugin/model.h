@@ -72,6 +72,10 @@ struct attachment {
 	enum fs_mode mode;
 	enum fs_scope scope;
 	struct cpumask cpus;        /* the pod's mask (node devices get the node's) */
+	/* flowsteer.io/cpus when it narrowed the node's set: a re-mask keeps
+	 * the narrowing (cpus_narrowed false: the pod follows the node). */
+	bool cpus_narrowed;
+	struct cpumask cpus_annotation;
 	unsigned nbits;             /* nr_cpu_ids: the width the kernel prints masks with */
 	enum decision_source source;
 	struct cpus_excluded excluded;

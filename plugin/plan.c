@@ -158,6 +158,16 @@ static int plan_node_mask(const struct fs_config *cfg, const struct cpumask *all
 	return 0;
 }
 
+int plan_masks(const struct fs_config *cfg, struct cpumask *node_mask, struct cpus_excluded *why,
+	       unsigned *nbits, struct fs_warn *w, struct fs_err *e)
+{
+	struct cpumask allowed;
+
+	if (plan_cpus(cfg, &allowed, why, nbits, w, e))
+		return -1;
+	return plan_node_mask(cfg, &allowed, why, node_mask, e);
+}
+
 /* ---- annotations ---------------------------------------------------- */
 
 static int cache_read(const char *path, char **buf, size_t *len, char *why, size_t whylen)
@@ -431,19 +441,21 @@ static void plan_no_cpu(struct attachment *a)
 int plan_add(const struct plan_req *req, struct kview *kv, struct attachment *a, struct fs_err *e)
 {
 	const struct fs_config *cfg = req->cfg;
-	struct cpumask allowed, node_mask;
+	struct cpumask node_mask;
 	struct fs_decision d;
 	struct dev *pod;
 
 	plan_ids(req, a);
-	if (plan_cpus(cfg, &allowed, &a->excluded, &a->nbits, &a->warn, e) ||
-	    plan_node_mask(cfg, &allowed, &a->excluded, &node_mask, e))
+	if (plan_masks(cfg, &node_mask, &a->excluded, &a->nbits, &a->warn, e))
 		return -1;
 	plan_decide(req, &node_mask, &d, &a->warn);
 	a->mode = d.tune ? d.mode : FS_MODE_OFF;
 	a->scope = d.scope;
 	a->source = d.source;
 	a->cpus = d.cpus;
+	a->cpus_narrowed = !cpumask_equal(&d.cpus, &node_mask);
+	if (a->cpus_narrowed)
+		a->cpus_annotation = d.cpus;
 	if (!d.tune)
 		return 0;
 	if (kview_pod(kv, req->env->netns, e) || ((d.scope & FS_SCOPE_HOST) && kview_host(kv, e)))

@@ -48,6 +48,11 @@ int plan_add(const struct plan_req *req, struct kview *kv, struct attachment *a,
 int plan_cpus(const struct fs_config *cfg, struct cpumask *allowed, struct cpus_excluded *why,
 	      unsigned *nbits, struct fs_warn *w, struct fs_err *e);
 
+/* The node's mask: the configuration's cpus within plan_cpus' set, less
+ * excludeCpus (code 7 when the configuration alone leaves no online CPU). */
+int plan_masks(const struct fs_config *cfg, struct cpumask *node_mask, struct cpus_excluded *why,
+	       unsigned *nbits, struct fs_warn *w, struct fs_err *e);
+
 /* Reads every rx queue of a device below classfd into d (its originals).
  * A missing device is DEV_ABSENT, an unreadable one DEV_FAILED. */
 void plan_dev_read(int classfd, struct dev *d);

@@ -382,6 +382,8 @@ cJSON *state_attachment_json(const struct attachment *a)
 	cJSON_AddStringToObject(o, "mode", config_mode_name(a->mode));
 	cJSON_AddStringToObject(o, "scope", config_scope_name(a->scope));
 	cJSON_AddItemToObject(o, "cpus", mask_json(&a->cpus));
+	cJSON_AddItemToObject(o, "cpusAnnotation",
+			      a->cpus_narrowed ? mask_json(&a->cpus_annotation) : cJSON_CreateNull());
 	cJSON_AddStringToObject(o, "source", model_source_name(a->source));
 	cJSON_AddBoolToObject(o, "nodeRef", a->node_ref);
 	x = cJSON_AddObjectToObject(o, "excludedCpus");
@@ -587,6 +589,7 @@ static int decision_parse(const struct jschema *s, const cJSON *j, struct attach
 	    js_str(s, j, "scope", false, scope, sizeof(scope)) ||
 	    js_str(s, j, "source", false, source, sizeof(source)) ||
 	    mask_parse(s, j, "cpus", false, &a->cpus, NULL) ||
+	    mask_parse(s, j, "cpusAnnotation", true, &a->cpus_annotation, &a->cpus_narrowed) ||
 	    js_bool(s, j, "nodeRef", &a->node_ref) || !(x = js_obj(s, j, "excludedCpus", false)) ||
 	    js_keys(s, x, xkeys, 3) || mask_parse(s, x, "isolated", false, &a->excluded.isolated, NULL) ||
 	    mask_parse(s, x, "nohzFull", false, &a->excluded.nohz_full, NULL) ||
@@ -651,7 +654,7 @@ int state_attachment_parse(const cJSON *j, const char *where, struct attachment 
 {
 	static const char *const keys[] = {
 		"version", "bootId", "containerId", "ifname", "netns", "podNamespace", "podName",
-		"podUid", "network", "time", "mode", "scope", "cpus", "source", "nodeRef",
+		"podUid", "network", "time", "mode", "scope", "cpus", "cpusAnnotation", "source", "nodeRef",
 		"excludedCpus", "sockFlowEntries", "devices", "warnings", "status",
 	};
 	const struct jschema s = { where, CNI_ERR_IO, e };

@@ -49,8 +49,9 @@ int state_record_remove_file(struct state *st, const char *file);
 /* Attachments holding the node devices, or -errno. */
 int state_holders(struct state *st);
 /* Calls fn for every record of this boot in name order, a NULL attachment
- * with err set when one cannot be read; stops when fn returns non-zero. */
-typedef int (*state_record_fn)(const char *file, const struct attachment *a,
+ * with err set when one cannot be read; stops when fn returns non-zero. fn
+ * may change a and write it back (the lock held). */
+typedef int (*state_record_fn)(const char *file, struct attachment *a,
 			       const struct fs_err *err, void *arg);
 int state_records_foreach(struct state *st, state_record_fn fn, void *arg);
 /* Temp files whose writer died before its rename (only lock holders
