@@ -125,27 +125,24 @@ fsconf() {
 ST=$W/state
 fsconf calibench0 "/run/netns/${P}p" "$ST" >"$W/fs.json"
 fsconf calibenchh "/run/netns/${P}h" "$ST" >"$W/holder.json"
-fsconf calibench0 "/run/netns/${P}p" "$W/state-first" >"$W/fs-first.json"
 fsconf calibench0 "/run/netns/${P}p" "$W/state-base" >"$W/base.json"
 fsconf calibench0 "/run/netns/${P}p" "$W/state-base-first" >"$W/base-first.json"
 jq -c '{cniVersion: "1.0.0", name: "k8s-pod-network", type: "tuning",
 	sysctl: {"net.core.somaxconn": "1024"}, prevResult: .prevResult}' "$W/fs.json" >"$W/tuning.json"
 # Ablation variants (same pod, steady state unless said).
-fsconf calibench0 "/run/netns/${P}p" /dev/shm/"${P}-state" >"$W/abl-tmpfs.json"
 fsconf calibench0 "/run/netns/${P}p" "$ST" '.hostDevices = ["ul0"]' >"$W/abl-ul0.json"
 fsconf calibench0 "/run/netns/${P}p" "$ST" '.scope = "container"' >"$W/abl-container.json"
 fsconf calibench0 "/run/netns/${P}p" "$ST" '.scope = "host"' >"$W/abl-host.json"
 fsconf calibench0 "/run/netns/${P}p" "$ST" '.mode = "rps"' >"$W/abl-rps.json"
 fsconf calibench0 "/run/netns/${P}p" "$ST" '.mode = "off"' >"$W/abl-off.json"
-trap 'rm -rf /dev/shm/"${P}-state"; cleanup' EXIT
 
 cc -O2 -static -Wall -Wextra -o "$W/floor" "$ROOT/test/bench/floor.c" ||
 	die "building floor.c (static glibc: Debian package libc6-dev)"
 
 # Every hex in one place: what flowsteer writes for "all online CPUs".
 HEX=$(ip netns exec "$NODE" env CNI_COMMAND=ADD CNI_CONTAINERID=probe CNI_NETNS="/run/netns/${P}p" \
-	CNI_IFNAME=eth0 CNI_PATH=/opt/cni/bin "$BIN" <"$W/fs-first.json" | jq -r '.flowsteer.devices[0].rpsCpus')
-ip netns exec "$NODE" env CNI_COMMAND=DEL CNI_CONTAINERID=probe CNI_IFNAME=eth0 "$BIN" <"$W/fs-first.json" >/dev/null
+	CNI_IFNAME=eth0 CNI_PATH=/opt/cni/bin "$BIN" <"$W/fs.json" | jq -r '.flowsteer.devices[0].rpsCpus')
+ip netns exec "$NODE" env CNI_COMMAND=DEL CNI_CONTAINERID=probe CNI_IFNAME=eth0 "$BIN" <"$W/fs.json" >/dev/null
 [ -n "$HEX" ] && [ "$HEX" != null ] || die "flowsteer ADD did not report a mask (see $W/flowsteer.log)"
 
 cat >"$W/drive.py" <<'PYEOF'
@@ -215,19 +212,22 @@ if mode == "main":
         steps += [RESET, ("baseline ADD", cni(base, "ADD", W + "/base.json")),
                   ("baseline DEL", cni(base, "DEL", W + "/base.json"))]
     out["steady"] = loop(runs, steps)
-    # First pod on the node: no holder, so the node's originals are saved
-    # (node.json) on ADD and restored on DEL.
-    steps = [RESET, ("flowsteer ADD first pod", cni(fs, "ADD", W + "/fs-first.json")),
-             ("flowsteer DEL last pod", cni(fs, "DEL", W + "/fs-first.json"))]
+    # First pod on the node: the holder leaves first, so the node's
+    # originals are saved (node.json) on ADD and restored on DEL. Same
+    # stateDir: one stateDir per node tunes the node devices.
+    holder = os.environ["HOLDER_NETNS"]
+    run(*cni(fs, "DEL", W + "/holder.json", cid="holder", netns=holder))
+    steps = [RESET, ("flowsteer ADD first pod", cni(fs, "ADD", W + "/fs.json")),
+             ("flowsteer DEL last pod", cni(fs, "DEL", W + "/fs.json"))]
     if base:
         steps += [RESET, ("baseline ADD first pod", cni(base, "ADD", W + "/base-first.json")),
                   ("baseline DEL last pod", cni(base, "DEL", W + "/base-first.json"))]
     out["first"] = loop(max(20, runs // 2), steps)
+    run(*cni(fs, "ADD", W + "/holder.json", cid="holder", netns=holder))
 elif mode == "ablation":
     runs = int(sys.argv[2])
     fs = os.environ["BIN"]
     names = [("as configured (rfs, both, @calico+@underlay)", "fs.json"),
-             ("stateDir on tmpfs (no fsync cost)", "abl-tmpfs.json"),
              ("hostDevices [ul0] (no route dump)", "abl-ul0.json"),
              ("scope container (no host side)", "abl-container.json"),
              ("scope host (no netns entry)", "abl-host.json"),
@@ -264,7 +264,7 @@ elif mode == "storm":
         "DEL": lambda i: run(*cni(fs, "DEL", f"{W}/storm/{i}.json", cid=f"storm{i}", netns=netns(i))),
     }
     def refs():
-        st = json.loads(subprocess.run([fs, "status", "--json", "--state-dir", W + "/storm-state"],
+        st = json.loads(subprocess.run([fs, "status", "--json", "--state-dir", W + "/state"],
                                        check=True, capture_output=True).stdout)
         return st["node"]["refcount"], len(st["attachments"])
     def storm(name):
@@ -283,7 +283,8 @@ elif mode == "storm":
             total, lat = storm(name)
             res[name]["totals"].append(total)
             res[name]["lat"] += lat
-            want = {"floor": None, "ADD": (n, n), "DEL": (0, 0)}[name]
+            # The holder pod is there throughout: one more of each.
+            want = {"floor": None, "ADD": (n + 1, n + 1), "DEL": (1, 1)}[name]
             if want and refs() != want:
                 sys.exit(f"bench: storm round {r}: after the {name}s, status reports "
                          f"(refcount, attachments) = {refs()}, not {want}")
@@ -294,7 +295,7 @@ elif mode == "storm":
 json.dump(out, sys.stdout)
 PYEOF
 
-export W BIN BASE_BIN TUNING HEX P POD_NETNS="/run/netns/${P}p"
+export W BIN BASE_BIN TUNING HEX P POD_NETNS="/run/netns/${P}p" HOLDER_NETNS="/run/netns/${P}h"
 inode() { ip netns exec "$NODE" "$@"; }
 
 # The holder pod keeps the node tuned during the steady-state loop.
@@ -305,10 +306,6 @@ if [ -n "$BASE_BIN" ]; then
 	inode env CNI_COMMAND=ADD CNI_CONTAINERID=holder CNI_NETNS="/run/netns/${P}h" CNI_IFNAME=eth0 \
 		CNI_PATH=/opt/cni/bin "$BASE_BIN" <"$W/base-holder.json" >/dev/null
 fi
-# Ablation's tmpfs stateDir gets its own holder, or its ADD would be a first pod.
-jq -c --arg s "/dev/shm/${P}-state" '.stateDir = $s' "$W/holder.json" >"$W/abl-holder.json"
-inode env CNI_COMMAND=ADD CNI_CONTAINERID=holder CNI_NETNS="/run/netns/${P}h" CNI_IFNAME=eth0 \
-	CNI_PATH=/opt/cni/bin "$BIN" <"$W/abl-holder.json" >/dev/null
 
 linkage() { if readelf -lW "$1" | grep -q INTERP; then echo dynamic; else echo static; fi; }
 
@@ -448,7 +445,7 @@ if [ "$STORM_PODS" -gt 0 ]; then
 		addns "${P}s$i"
 		printf 'link add calistorm%d type veth peer name eth0 netns %s\nlink set calistorm%d up\n' \
 			"$i" "${P}s$i" "$i" >>"$W/storm.batch"
-		fsconf "calistorm$i" "/run/netns/${P}s$i" "$W/storm-state" >"$W/storm/$i.json"
+		fsconf "calistorm$i" "/run/netns/${P}s$i" "$ST" >"$W/storm/$i.json"
 	done
 	ip -n "$NODE" -batch "$W/storm.batch"
 	for ((i = 0; i < STORM_PODS; i++)); do ip -n "${P}s$i" link set eth0 up; done
