@@ -103,3 +103,5 @@ clean:
 	rm -rf build build-san build-debug build-fuzz
 
 -include $(PLUGIN_OBJ:.o=.d) $(CMD_OBJ:.o=.d)
+
+include agent/agent.mk
