@@ -13,7 +13,9 @@ AGENT_UNIT_SRC := $(sort $(wildcard test/agent/unit/test_*.c))
 AGENT_UNIT_BIN := $(AGENT_UNIT_SRC:test/agent/unit/%.c=$(BUILD)/test/agent/%)
 
 .PHONY: agent agent-unit image test-image bench-agent
-all: $(AGENT_BIN)
+# kpatch: a test client of kube_patch_pod_annotation() for the bats tests.
+AGENT_KPATCH := $(BUILD)/test/agent/kpatch
+all: $(AGENT_BIN) $(AGENT_KPATCH)
 agent: $(AGENT_BIN)
 
 $(BUILD)/agent/%.o: CFLAGS += $(AGENT_CFLAGS)
@@ -28,11 +30,17 @@ $(BUILD)/test/agent/%: test/agent/unit/%.c $(AGENT_LIB_OBJ) $(BUILD)/libflowstee
 	$(Q)$(CC) $(CFLAGS) $(AGENT_CFLAGS) $(LDFLAGS) -o $@ $< $(AGENT_LIB_OBJ) $(BUILD)/libflowsteer.a \
 		$(AGENT_LIBS) $(LDLIBS) $(shell $(PKG) --libs cmocka)
 
+$(AGENT_KPATCH): test/agent/kpatch.c $(AGENT_LIB_OBJ) $(BUILD)/libflowsteer.a
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) $(AGENT_CFLAGS) $(LDFLAGS) -o $@ $< $(AGENT_LIB_OBJ) $(BUILD)/libflowsteer.a \
+		$(AGENT_LIBS) $(LDLIBS)
+
 agent-unit: $(AGENT_UNIT_BIN)
 	$(Q)set -e; for t in $(AGENT_UNIT_BIN); do echo "== $$t"; $$t; done
 unit: agent-unit
 # The bats files find the agent next to $(FLOWSTEER_BIN).
-bats: $(AGENT_BIN)
+bats: $(AGENT_BIN) $(AGENT_KPATCH)
 
 # The image (podman; bases made from Debian packages by mmdebstrap, since
 # no base image can be pulled): see test/image/build.sh.

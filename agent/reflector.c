@@ -17,10 +17,17 @@
 static void rf_begin_list(struct loop *l, struct reflector *r);
 static void rf_begin_watch(struct loop *l, struct reflector *r);
 
+static void rf_idle_check(struct loop *l, struct reflector *r);
+static void rf_watch_done(struct loop *l, struct loop_xfer *x, CURLcode rc);
+
 static void rf_on_timer(struct loop *l, struct loop_timer *t)
 {
 	struct reflector *r = t->arg;
 
+	if (r->state == RF_WATCH) {
+		rf_idle_check(l, r);
+		return;
+	}
 	if (r->state != RF_WAIT)
 		return;
 	if (r->next == RF_NEXT_WATCH)
@@ -136,7 +143,7 @@ static bool rf_send(struct loop *l, struct reflector *r, const char *url, curl_w
 
 	r->buf.len = 0;
 	r->http = 0;
-	r->relist = r->failed = false;
+	r->relist = r->failed = r->idle_cut = false;
 	r->watch_events = 0;
 	r->started = mono_ms();
 	if (kube_easy_prepare(r->kube, r->xfer.h, url, &e)) {
@@ -147,10 +154,12 @@ static bool rf_send(struct loop *l, struct reflector *r, const char *url, curl_w
 	curl_easy_setopt(r->xfer.h, CURLOPT_WRITEDATA, r);
 	if (watch_s > 0) {
 		/* The server ends the watch at watch_s; the margin catches one
-		 * that does not, the low-speed bound one that stops sending. */
+		 * that does not, the idle check (rf_idle_check) one that stops
+		 * sending. libcurl's low-speed limit is a rate over a sliding
+		 * window, too vague for that. */
 		curl_easy_setopt(r->xfer.h, CURLOPT_TIMEOUT_MS, (watch_s + r->cfg->idle_s) * 1000L);
-		curl_easy_setopt(r->xfer.h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		curl_easy_setopt(r->xfer.h, CURLOPT_LOW_SPEED_TIME, r->cfg->idle_s);
+		r->last_data = r->started;
+		loop_timer_after(l, &r->timer, r->cfg->idle_s * 1000);
 	}
 	r->xfer.done = done;
 	if (loop_xfer_start(l, &r->xfer)) {
@@ -358,6 +367,7 @@ static size_t rf_watch_write(char *p, size_t size, size_t n, void *arg)
 {
 	struct reflector *r = arg;
 
+	r->last_data = mono_ms();
 	if (!r->http)
 		curl_easy_getinfo(r->xfer.h, CURLINFO_RESPONSE_CODE, &r->http);
 	if (r->http == 200 && !r->established) {
@@ -384,12 +394,26 @@ static void rf_watch_ended(struct loop *l, struct reflector *r, CURLcode rc)
 		rf_schedule(l, r, RF_NEXT_WATCH, 0);
 		return;
 	}
-	if (rc == CURLE_OPERATION_TIMEDOUT && r->established)
+	if (r->idle_cut)
 		snprintf(why, sizeof(why), "no data for %ld s (idle bound): server hung or connection dead",
 			 r->cfg->idle_s);
 	else
 		snprintf(why, sizeof(why), "%s", rc == CURLE_OK ? "ended at once" : curl_easy_strerror(rc));
-	rf_retry(l, r, RF_NEXT_WATCH, r->established ? "watch interrupted" : "watch", why);
+	rf_retry(l, r, RF_NEXT_WATCH, r->http == 200 ? "watch interrupted" : "watch", why);
+}
+
+/* A watch that sent nothing (not even a bookmark) for idle_s is cut. */
+static void rf_idle_check(struct loop *l, struct reflector *r)
+{
+	long long quiet = mono_ms() - r->last_data, idle = r->cfg->idle_s * 1000;
+
+	if (quiet < idle) {
+		loop_timer_after(l, &r->timer, idle - quiet);
+		return;
+	}
+	loop_xfer_abort(l, &r->xfer);
+	r->idle_cut = true;
+	rf_watch_done(l, &r->xfer, CURLE_OPERATION_TIMEDOUT);
 }
 
 static void rf_watch_done(struct loop *l, struct loop_xfer *x, CURLcode rc)

@@ -58,9 +58,9 @@ struct reflector {
 	struct loop_xfer xfer;
 	struct reflector_buf buf;
 	long http;
-	bool relist, failed;
+	bool relist, failed, idle_cut;
 	unsigned long long watch_events;
-	long long started;
+	long long started, last_data;
 	struct backoff bo;
 	struct loop_timer timer;
 	/* The store changed (or the first list completed). */

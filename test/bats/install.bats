@@ -1,11 +1,9 @@
 #!/usr/bin/env bats
 # Installing on a node: install.sh into a fake root (DESTDIR) and back out,
 # leaving the root exactly as it was; --dry-run changing nothing; the
-# DaemonSet's `flowsteer install --watch` keeping the entry chained while
-# Calico rewrites its conflist (rename-over and truncate+write), picking up
-# a conflist that appears later, never rewriting its own output, and
-# taking the entry out on SIGTERM/SIGINT with exit 0; the manifests in
-# conf/ parse and say what they must. Everything in $BATS_TEST_TMPDIR.
+# manifests and the image recipe in conf/ parse and say what they must
+# (the agent's install duty: agent-install.bats). Everything in
+# $BATS_TEST_TMPDIR.
 
 bats_require_minimum_version 1.5.0
 
@@ -124,123 +122,6 @@ install_sh() { DESTDIR=$ROOT FLOWSTEER_BIN=$FLOWSTEER_BIN timeout "$FS_TIMEOUT" 
 	[[ $output == *"build dependencies: "* ]]
 	[[ $output == *"test dependencies: "* ]]
 	[[ $output == *"nothing was changed"* ]]
-}
-
-@test "install (one shot): copies the binary (by rename) and chains, then exits" {
-	make_root "$ROOT"
-	printf 'old\n' >"$BIN_DIR/flowsteer"
-	ino=$(stat -c %i "$BIN_DIR/flowsteer")
-	run --separate-stderr fs install --bin-dir "$BIN_DIR" --conf-dir "$NET_DIR"
-	echo "$stderr"
-	[ "$status" -eq 0 ]
-	cmp "$BIN_DIR/flowsteer" "$FLOWSTEER_BIN"
-	[ "$(stat -c %a "$BIN_DIR/flowsteer")" = 755 ]
-	[ "$(stat -c %i "$BIN_DIR/flowsteer")" != "$ino" ]
-	has_entry "$F"
-	# --src: that file is what gets installed.
-	printf '#!/bin/sh\n' >"$BATS_TEST_TMPDIR/src"
-	run --separate-stderr fs install --bin-dir "$BIN_DIR" --conf-dir "$NET_DIR" --src "$BATS_TEST_TMPDIR/src"
-	[ "$status" -eq 0 ]
-	cmp "$BIN_DIR/flowsteer" "$BATS_TEST_TMPDIR/src"
-	run --separate-stderr fs install --bogus
-	[ "$status" -eq 2 ]
-	run --separate-stderr fs install --entry '{"type":"calico"}'
-	[ "$status" -eq 1 ]
-	[[ $stderr == *"--entry"* ]]
-}
-
-@test "install --watch: installs, chains, re-chains after rename-over and truncate+write, unchains on SIGTERM" {
-	make_root "$ROOT"
-	start_watch
-	wait_until 5 has_entry "$F"
-	cmp "$BIN_DIR/flowsteer" "$FLOWSTEER_BIN"
-	[ "$(stat -c %a "$BIN_DIR/flowsteer")" = 755 ]
-
-	# Calico's installer: a new file renamed over the old one.
-	cp "$CALICO_FIXTURE" "$NET_DIR/.calico.tmp"
-	mv -f "$NET_DIR/.calico.tmp" "$F"
-	wait_until 3 has_entry "$F"
-	echo "re-chained after rename in ${WAITED_MS} ms"
-	[ "$WAITED_MS" -lt 2000 ]
-
-	# The same, written in place (truncate + write).
-	cat "$CALICO_FIXTURE" >"$F"
-	wait_until 3 has_entry "$F"
-	echo "re-chained after truncate+write in ${WAITED_MS} ms"
-	[ "$WAITED_MS" -lt 2000 ]
-	[ "$(types "$F")" = calico,flowsteer,portmap ]
-
-	stop_watch TERM
-	[ "$WATCH_STATUS" -eq 0 ]
-	cmp "$F" "$CALICO_FIXTURE"
-	# The binary stays: pods deleted later still need their DEL.
-	cmp "$BIN_DIR/flowsteer" "$FLOWSTEER_BIN"
-	grep -q "SIGTERM" "$WATCH_LOG"
-	grep -q "$F: flowsteer entry removed" "$WATCH_LOG"
-}
-
-@test "install --watch: never rewrites its own output (no write loop)" {
-	make_root "$ROOT"
-	start_watch
-	wait_until 5 has_entry "$F"
-	sleep 0.3
-	before=$(stat -c '%i %Y %s' "$F")
-	sleep 1.5
-	[ "$(stat -c '%i %Y %s' "$F")" = "$before" ]
-	[ "$(grep -c 'flowsteer chained' "$WATCH_LOG")" -eq 1 ]
-	# Touching another file in the directory does not make it write either.
-	echo x >"$NET_DIR/notes.txt"
-	sleep 0.5
-	[ "$(stat -c '%i %Y %s' "$F")" = "$before" ]
-	stop_watch TERM
-	[ "$WATCH_STATUS" -eq 0 ]
-}
-
-@test "install --watch: empty conf dir at start, the conflist appears later; SIGINT unchains" {
-	mkdir -p "$NET_DIR"
-	start_watch
-	wait_until 5 log_has "waiting for one"
-	# Written the way installers do: temp file, then rename.
-	cp "$CALICO_FIXTURE" "$NET_DIR/10-calico.conflist.tmp"
-	mv "$NET_DIR/10-calico.conflist.tmp" "$F"
-	wait_until 3 has_entry "$F"
-	echo "chained ${WAITED_MS} ms after the conflist appeared"
-	stop_watch INT
-	[ "$WATCH_STATUS" -eq 0 ]
-	cmp "$F" "$CALICO_FIXTURE"
-}
-
-@test "install --watch: a broken conflist is left alone (logged once) and chained once fixed" {
-	make_root "$ROOT"
-	start_watch
-	wait_until 5 has_entry "$F"
-	head -c 100 "$CALICO_FIXTURE" >"$F"
-	cp "$F" "$BATS_TEST_TMPDIR/broken"
-	wait_until 3 log_has "not valid JSON"
-	cat "$BATS_TEST_TMPDIR/broken" >"$F"
-	echo more >>"$NET_DIR/notes.txt"
-	sleep 0.5
-	cmp "$F" "$BATS_TEST_TMPDIR/broken"
-	[ "$(grep -c 'not valid JSON' "$WATCH_LOG")" -eq 1 ]
-	cat "$CALICO_FIXTURE" >"$F"
-	wait_until 3 has_entry "$F"
-	stop_watch TERM
-	[ "$WATCH_STATUS" -eq 0 ]
-	no_entry "$F"
-}
-
-@test "install --watch: the conf dir removed and made again is watched again" {
-	make_root "$ROOT"
-	start_watch
-	wait_until 5 has_entry "$F"
-	rm -rf "$NET_DIR"
-	wait_until 5 log_has "watching $NET_DIR again"
-	mkdir -p "$NET_DIR"
-	calico_conflist "$F"
-	wait_until 3 has_entry "$F"
-	stop_watch TERM
-	[ "$WATCH_STATUS" -eq 0 ]
-	no_entry "$F"
 }
 
 # --- conf/ -------------------------------------------------------------------
