@@ -211,13 +211,18 @@ static int metrics_addr_parse(const char *addr, struct sockaddr_storage *ss, str
 	if (errno || *end || end == colon + 1 || port < 0 || port > 65535)
 		return err_set(e, CNI_ERR_INVALID_CONFIG, "--metrics-addr \"%.100s\": bad port", addr);
 	memset(ss, 0, sizeof(*ss));
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+	/* "[v6]:port", or a bare v6 from $(HOST_IP) in a manifest. */
+	if (strchr(host, ':')) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+		char *h = host;
 
-		host[strlen(host) - 1] = '\0';
+		if (h[0] == '[' && h[strlen(h) - 1] == ']') {
+			h[strlen(h) - 1] = '\0';
+			h++;
+		}
 		s6->sin6_family = AF_INET6;
 		s6->sin6_port = htons((uint16_t)port);
-		if (inet_pton(AF_INET6, host + 1, &s6->sin6_addr) == 1)
+		if (inet_pton(AF_INET6, h, &s6->sin6_addr) == 1)
 			return 0;
 	} else {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;

@@ -142,23 +142,23 @@ install_sh() { DESTDIR=$ROOT FLOWSTEER_BIN=$FLOWSTEER_BIN timeout "$FS_TIMEOUT" 
 	cmp "$BATS_TEST_TMPDIR/ex.conflist" "$EX"
 }
 
-@test "conf/*.yaml parse; the DaemonSet runs install --watch unprivileged on every node" {
+@test "conf/*.yaml parse; the agent DaemonSet: own ServiceAccount, least-privilege RBAC, no privilege beyond its mounts" {
 	python3 -c 'import yaml' 2>/dev/null || skip "python3-yaml missing"
 	run timeout "$FS_TIMEOUT" python3 - "$REPO_ROOT/conf" <<'EOF'
 import sys, yaml
 d = sys.argv[1]
-ds_docs = list(yaml.safe_load_all(open(d + "/flowsteer-daemonset.yaml")))
-rbac = list(yaml.safe_load_all(open(d + "/rbac.yaml")))
-kinds = {x["kind"]: x for x in ds_docs}
-ds = kinds["DaemonSet"]
-assert ds["metadata"]["namespace"] == "kube-system"
-sa = kinds["ServiceAccount"]
-assert sa["metadata"]["namespace"] == "kube-system"
-pod = ds["spec"]["template"]["spec"]
-assert pod["serviceAccountName"] == sa["metadata"]["name"], pod["serviceAccountName"]
-assert ds["spec"]["selector"]["matchLabels"].items() <= ds["spec"]["template"]["metadata"]["labels"].items()
+ds, = [x for x in yaml.safe_load_all(open(d + "/flowsteer-daemonset.yaml")) if x]
+rk = {x["kind"]: x for x in yaml.safe_load_all(open(d + "/rbac.yaml")) if x}
+assert ds["kind"] == "DaemonSet" and ds["metadata"]["namespace"] == "kube-system"
+tpl = ds["spec"]["template"]
+pod = tpl["spec"]
+sa = rk["ServiceAccount"]["metadata"]
+assert sa["namespace"] == "kube-system" and pod["serviceAccountName"] == sa["name"] == "flowsteer-agent"
+assert ds["spec"]["selector"]["matchLabels"].items() <= tpl["metadata"]["labels"].items()
 assert {"operator": "Exists"} in pod["tolerations"]
-assert not pod.get("hostNetwork") and not pod.get("hostPID")
+# Host network (no dependency on pod networking), no host PID or IPC.
+assert pod["hostNetwork"] is True and pod["dnsPolicy"] == "ClusterFirstWithHostNet"
+assert not pod.get("hostPID") and not pod.get("hostIPC")
 c, = pod["containers"]
 sc = c["securityContext"]
 assert sc["capabilities"]["drop"] == ["ALL"] and not sc["capabilities"].get("add")
@@ -167,33 +167,35 @@ assert sc["allowPrivilegeEscalation"] is False and not sc.get("privileged")
 assert sc["seccompProfile"]["type"] == "RuntimeDefault"
 for k in ("requests", "limits"):
     assert c["resources"][k]["cpu"] and c["resources"][k]["memory"]
+# Exactly the three host directories; /proc is not mounted from the host.
 paths = {v["name"]: v["hostPath"]["path"] for v in pod["volumes"]}
-assert sorted(paths.values()) == ["/etc/cni/net.d", "/opt/cni/bin", "/var/lib/cni", "/var/log"], paths
+assert sorted(paths.values()) == ["/etc/cni/net.d", "/opt/cni/bin", "/run/flowsteer"], paths
 mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
-args = c.get("args", [])
 def arg(name):
-    for a in args:
+    for a in c.get("args", []):
         if a.startswith(name + "="):
             return a.split("=", 1)[1]
-assert arg("--bin-dir") == mounts[[n for n, p in paths.items() if p == "/opt/cni/bin"][0]]
-assert arg("--conf-dir") == mounts[[n for n, p in paths.items() if p == "/etc/cni/net.d"][0]]
-print(arg("--entry") or "")
-rk = {x["kind"]: x for x in rbac}
-assert rk["ServiceAccount"]["metadata"] == {**rk["ServiceAccount"]["metadata"], "name": "flowsteer", "namespace": "kube-system"}
-rules = {(r["resources"][0], tuple(sorted(r["verbs"]))) for r in rk["ClusterRole"]["rules"]}
-assert rules == {("pods", ("get", "patch")), ("namespaces", ("get",))}, rules
+by_host = {p: mounts[n] for n, p in paths.items()}
+assert arg("--cni-bin-dir") == by_host["/opt/cni/bin"]
+assert arg("--cni-conf-dir") == by_host["/etc/cni/net.d"]
+assert arg("--annotations-file").startswith(by_host["/run/flowsteer"] + "/")
+assert arg("--metrics-addr") == "$(HOST_IP):9967"
+env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in c["env"]}
+assert env == {"NODE_NAME": "spec.nodeName", "HOST_IP": "status.hostIP"}, env
+ann = tpl["metadata"]["annotations"]
+assert ann["prometheus.io/scrape"] == "true" and ann["prometheus.io/port"] == "9967"
+assert c["livenessProbe"]["httpGet"]["path"] == "/healthz" and c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+# Least privilege: read namespaces and pods, patch pods; nothing else.
+rules = {(tuple(r["apiGroups"]), tuple(r["resources"]), tuple(sorted(r["verbs"]))) for r in rk["ClusterRole"]["rules"]}
+assert rules == {(("",), ("namespaces",), ("get", "list", "watch")),
+                 (("",), ("pods",), ("get", "list", "patch", "watch"))}, rules
+assert "Secret" not in rk
 b = rk["ClusterRoleBinding"]
 assert b["roleRef"]["name"] == rk["ClusterRole"]["metadata"]["name"]
-assert b["subjects"] == [{"kind": "ServiceAccount", "name": "flowsteer", "namespace": "kube-system"}]
+assert b["subjects"] == [{"kind": "ServiceAccount", "name": "flowsteer-agent", "namespace": "kube-system"}]
 EOF
 	echo "$output"
 	[ "$status" -eq 0 ]
-	# The DaemonSet's --entry is one flowsteer accepts.
-	entry=${lines[-1]}
-	[ -n "$entry" ]
-	calico_conflist "$F"
-	fs conflist insert "$F" --entry "$entry"
-	has_entry "$F"
 }
 
 @test "conf/*.yaml: kubectl create --dry-run=client accepts them (needs kubectl and a cluster)" {
@@ -207,19 +209,23 @@ EOF
 	done
 }
 
-@test "conf/Containerfile: runtime stage has every library the binary links; entrypoint is install --watch" {
+@test "conf/Containerfile: bases are build args; the runtime base has every library the agent links; entrypoint is the agent" {
 	command -v dpkg >/dev/null || skip "not a dpkg system"
 	CF=$REPO_ROOT/conf/Containerfile
-	grep -Eq '^ENTRYPOINT \["/usr/local/bin/flowsteer", "install", "--watch"\]' "$CF"
-	grep -Eq '^FROM debian:12-slim' "$CF"
-	grep -Eq 'make WERROR=1' "$CF"
-	runtime=$(sed -n '/^FROM debian:12-slim/,$p' "$CF")
-	# Every NEEDED library of the binary (libc and sanitizer runtimes aside) comes from a package
-	# the runtime stage installs; so do the dlopen()ed libcurl and libyaml.
-	libs=$(readelf -d "$FLOWSTEER_BIN" | sed -n 's/.*NEEDED.*\[\(.*\)\]/\1/p' |
+	AGENT=$(dirname "$FLOWSTEER_BIN")/flowsteer-agent
+	grep -Eq '^ENTRYPOINT \["/usr/bin/flowsteer-agent"\]' "$CF"
+	grep -Eq '^FROM \$\{BUILDER_BASE\} AS build' "$CF"
+	grep -Eq '^FROM \$\{RUNTIME_BASE\}$' "$CF"
+	grep -Eq '^COPY build/flowsteer /usr/lib/flowsteer/flowsteer' "$CF"
+	grep -Eq 'make WERROR=1 .*build/flowsteer-agent' "$CF"
+	# Every NEEDED library of the agent (libc and sanitizer runtimes
+	# aside) comes from a package of the runtime base (test/image/lib.sh).
+	runtime=$(sed -n 's/^RUNTIME_PACKAGES=//p' "$REPO_ROOT/test/image/lib.sh")
+	[ -n "$runtime" ]
+	libs=$(readelf -d "$AGENT" | sed -n 's/.*NEEDED.*\[\(.*\)\]/\1/p' |
 		grep -Ev '^(libc\.so|lib[almt]san\.so|libubsan\.so|libm\.so|libgcc_s\.so|libstdc\+\+\.so)')
 	[ -n "$libs" ]
-	for lib in $libs libcurl.so.4 libyaml-0.so.2; do
+	for lib in $libs; do
 		path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64|x86_64|AArch64|aarch64/ {print $NF; exit}')
 		[ -n "$path" ] || path=$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')
 		pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -n1 | cut -d: -f1) ||
