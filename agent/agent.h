@@ -35,7 +35,7 @@ struct agent_opts {
 
 struct agent {
 	struct agent_opts o;
-	int sfd;
+	int sfd, sig_pipe;       /* signalfd; the fallback handler's pipe */
 	struct loop *loop;
 	struct metrics *metrics;
 	struct kube_client *kube;
@@ -52,6 +52,9 @@ struct agent {
 	_Atomic uint64_t file_writes, file_errors;
 	_Atomic long long last_sync;
 };
+
+/* The fallback signal handler's pipe (main.c). */
+extern int agent_sig_pipe[2];
 
 int agent_run(struct agent *a);
 void agent_free(struct agent *a);

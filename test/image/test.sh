@@ -72,7 +72,7 @@ cp "$REPO/test/fixtures/10-calico.conflist" "$T/host/etc/cni/net.d/10-calico.con
 
 ip netns add "$NS"
 ip -n "$NS" link set lo up
-in_ns python3 "$REPO/test/kube/apiserver.py" --cert "$T/k/srv.crt" --key "$T/k/srv.key" --token "$TOKEN" \
+ip netns exec "$NS" python3 "$REPO/test/kube/apiserver.py" --cert "$T/k/srv.crt" --key "$T/k/srv.key" --token "$TOKEN" \
 	--port-file "$T/port" --ctl-port-file "$T/ctlport" --max-seconds 600 >"$T/server.out" 2>&1 &
 SRV=$!
 until_ok 10 test -s "$T/ctlport" || { cat "$T/server.out"; exit 1; }
