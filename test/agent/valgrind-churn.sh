@@ -27,34 +27,20 @@ if ldd "$AGENT" | grep -q libasan; then
 	echo "$AGENT is an ASan build; valgrind needs the plain one" >&2
 	exit 2
 fi
+# shellcheck source=test/agent/lib.sh
+. "$REPO/test/agent/lib.sh"
 in_ns() { ip netns exec "$NS" "$@"; }
-until_ok() {
-	local end=$(($(date +%s) + $1))
-	shift
-	until "$@" 2>/dev/null; do
-		[ "$(date +%s)" -ge "$end" ] && return 1
-		sleep 0.1
-	done
-}
 ctl_json() { in_ns curl -sS -m 30 --fail -X POST --data-binary @- "$CTL/ctl" >/dev/null; }
 
 mkdir -p "$T/sa"
-ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
-openssl req -x509 "${ec[@]}" -keyout "$T/ca.key" -out "$T/sa/ca.crt" -days 1 -subj /CN=vg-ca 2>/dev/null
-openssl req "${ec[@]}" -keyout "$T/srv.key" -out "$T/srv.csr" -subj /CN=kube 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1\n' >"$T/ext"
-openssl x509 -req -in "$T/srv.csr" -CA "$T/sa/ca.crt" -CAkey "$T/ca.key" -CAcreateserial -out "$T/srv.crt" \
-	-days 1 -extfile "$T/ext" 2>/dev/null
+make_certs "$T"
+cp "$T/ca.crt" "$T/sa/ca.crt"
 printf 'vg-token-%s' "$RANDOM" >"$T/sa/token"
 ip netns add "$NS"
 ip -n "$NS" link set lo up
-ip netns exec "$NS" python3 "$REPO/test/kube/apiserver.py" --cert "$T/srv.crt" --key "$T/srv.key" --token "$(cat "$T/sa/token")" \
-	--port-file "$T/port" --ctl-port-file "$T/ctlport" --max-seconds 900 >"$T/server.out" 2>&1 &
-SRV=$!
-until_ok 10 test -s "$T/ctlport" || { cat "$T/server.out"; exit 1; }
-CTL=http://127.0.0.1:$(cat "$T/ctlport")
+start_apiserver "$NS" "$T" "$(cat "$T/sa/token")" || exit 1
 
-ip netns exec "$NS" env KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$(cat "$T/port")" \
+ip netns exec "$NS" env KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$PORT" \
 	valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
 	--log-file="$T/vg.log" "$AGENT" --no-install --node-name node-1 --sa-dir "$T/sa" \
 	--annotations-file "$T/run/annotations.json" --metrics-addr 127.0.0.1:0 --backoff-base-ms 100 \

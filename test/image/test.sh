@@ -14,6 +14,8 @@
 set -uo pipefail
 # shellcheck source=test/image/lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=test/agent/lib.sh
+. "$(dirname "$0")/../agent/lib.sh"
 T=$(mktemp -d /var/tmp/flowsteer-image-test.XXXXXX)
 NS=fsimg$$
 PASS=0 FAIL=0 SRV=
@@ -38,15 +40,6 @@ check() { # check NAME CMD...
 		FAIL=$((FAIL + 1))
 	fi
 }
-# until_ok SECONDS CMD...
-until_ok() {
-	local end=$(($(date +%s) + $1))
-	shift
-	until "$@" 2>/dev/null; do
-		[ "$(date +%s)" -ge "$end" ] && return 1
-		sleep 0.1
-	done
-}
 in_ns() { ip netns exec "$NS" "$@"; }
 ctl() { in_ns curl -sS -m 10 --fail -X POST --data-binary "$(printf '%s\n' "$@" | jq -cs '{ops: .}')" "$CTL/ctl" >/dev/null; }
 metrics() { in_ns curl -sS -m 5 "http://127.0.0.1:9967$1"; }
@@ -59,12 +52,7 @@ echo "# image built in $(($(date +%s) - start)) s"
 
 # Certificates, token, the fake ServiceAccount dir and host dirs.
 mkdir -p "$T/k" "$T/sa" "$T/host/opt/cni/bin" "$T/host/etc/cni/net.d" "$T/host/run/flowsteer"
-ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
-openssl req -x509 "${ec[@]}" -keyout "$T/k/ca.key" -out "$T/k/ca.crt" -days 1 -subj /CN=image-test-ca 2>/dev/null
-openssl req "${ec[@]}" -keyout "$T/k/srv.key" -out "$T/k/srv.csr" -subj /CN=kube-apiserver 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1\n' >"$T/k/ext"
-openssl x509 -req -in "$T/k/srv.csr" -CA "$T/k/ca.crt" -CAkey "$T/k/ca.key" -CAcreateserial \
-	-out "$T/k/srv.crt" -days 1 -extfile "$T/k/ext" 2>/dev/null
+make_certs "$T/k"
 TOKEN=image-test-token-$RANDOM$RANDOM
 cp "$T/k/ca.crt" "$T/sa/ca.crt"
 printf '%s' "$TOKEN" >"$T/sa/token"
@@ -72,12 +60,7 @@ cp "$REPO/test/fixtures/10-calico.conflist" "$T/host/etc/cni/net.d/10-calico.con
 
 ip netns add "$NS"
 ip -n "$NS" link set lo up
-ip netns exec "$NS" python3 "$REPO/test/kube/apiserver.py" --cert "$T/k/srv.crt" --key "$T/k/srv.key" --token "$TOKEN" \
-	--port-file "$T/port" --ctl-port-file "$T/ctlport" --max-seconds 600 >"$T/server.out" 2>&1 &
-SRV=$!
-until_ok 10 test -s "$T/ctlport" || { cat "$T/server.out"; exit 1; }
-PORT=$(cat "$T/port")
-CTL=http://127.0.0.1:$(cat "$T/ctlport")
+start_apiserver "$NS" "$T/k" "$TOKEN" || exit 1
 ctl '{"op":"ns","name":"team-a","annotations":{"flowsteer.io/mode":"off"}}'
 
 "${PODMAN[@]}" run -d --name flowsteer-agent-test --network "ns:/run/netns/$NS" \
