@@ -50,17 +50,18 @@ teardown() { agent_teardown; }
 	file_matches
 }
 
-@test "agent: no file before the first sync (403), then written; the 403 is logged clearly and backs off" {
+@test "agent: no file before the first sync of both (pods 403), then written; the 403 is logged clearly and backs off" {
 	api_start
-	ctl '{"op":"ns","name":"a","annotations":{"flowsteer.io/mode":"off"}}' '{"op":"fault","fault":"403"}'
+	ctl '{"op":"ns","name":"a","annotations":{"flowsteer.io/mode":"off"}}' '{"op":"fault","fault":"403","resource":"pods"}'
 	agent_start
 	wait_until 5 log_has "HTTP 403"
+	wait_until 5 log_has "namespaces: listed at resourceVersion"
 	sleep 2
 	[ ! -e "$AF" ]
 	[ ! -e "$(dirname "$AF")" ] || [ -z "$(ls -A "$(dirname "$AF")")" ]
 	[ "$(code /readyz)" = 503 ]
 	[ "$(code /healthz)" = 200 ]
-	grep -q 'namespaces: list: HTTP 403 (namespaces is forbidden: .*the ServiceAccount lacks RBAC' "$A_LOG"
+	grep -q 'pods: list: HTTP 403 (namespaces is forbidden: .*the ServiceAccount lacks RBAC' "$A_LOG"
 	# Backoff (100 ms doubling to 1 s, jittered): a handful of requests
 	# in 2 s, not a tight loop.
 	n=$(srv_stat 403)
@@ -88,8 +89,8 @@ teardown() { agent_teardown; }
 	mv "$SA_DIR/token.new" "$SA_DIR/token"
 	wait_until 5 file_matches
 	log_has "token file $SA_DIR/token changed"
-	! grep -q -- "$KUBE_TOKEN" "$A_LOG"
-	! grep -q 'wrong-token' "$A_LOG"
+	run ! grep -q -- "$KUBE_TOKEN" "$A_LOG"
+	run ! grep -q 'wrong-token' "$A_LOG"
 }
 
 @test "agent: a dropped watch resumes from its resourceVersion without a list; changes in between arrive" {
@@ -193,7 +194,7 @@ print(json.dumps({"ops": ops}))')
 	echo "file writes for 1000 events: $writes"
 	[ "$writes" -lt 200 ]
 	get /metrics >"$BATS_TEST_TMPDIR/metrics.txt"
-	! grep -q -- "$KUBE_TOKEN" "$A_LOG" "$BATS_TEST_TMPDIR/metrics.txt" "$AF"
+	run ! grep -q -- "$KUBE_TOKEN" "$A_LOG" "$BATS_TEST_TMPDIR/metrics.txt" "$AF"
 	agent_stop TERM
 	[ "$AGENT_STATUS" -eq 0 ]
 }

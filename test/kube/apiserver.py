@@ -30,7 +30,8 @@ Control channel (plain HTTP, 127.0.0.1, port in --ctl-port-file):
     {"op": "bookmark"}           a BOOKMARK to every watch that allows them
     {"op": "fault", "fault": F}  drop (close every open watch, once), hang
                                  (no answers, open watches go silent), 401,
-                                 403, 500, none
+                                 403, 500, none; with "resource":
+                                 "pods"|"namespaces", 401/403/500 hit only it
     {"op": "gone_mode", "mode": "event"|"http"}
   GET /state  {"rv", "namespaces": {name: annotations}, "pods": {"ns/name": {"uid", "node", "annotations"}}}
   GET /stats  request counters by kind and resource, and open watches
@@ -74,6 +75,7 @@ class State:
         self.history = history
         self.compacted = 0
         self.fault = None
+        self.fault_resource = None   # None: every resource
         self.drop_gen = 0
         self.bookmark_gen = 0
         self.gone_mode = "event"
@@ -154,6 +156,7 @@ class State:
                 self.drop_gen += 1
             else:
                 self.fault = None if f in (None, "none") else f
+                self.fault_resource = op.get("resource")
         elif kind == "gone_mode":
             self.gone_mode = op["mode"]
         else:
@@ -230,7 +233,11 @@ class Handler(BaseHTTPRequestHandler):
             self.st.count("401")
             self.reply(401, status_obj(401, "Unauthorized", "Unauthorized"))
             return False
-        fault = self.st.fault or opts.mode
+        fault = self.st.fault
+        if fault and self.st.fault_resource and \
+                not urlsplit(self.path).path.startswith("/api/v1/" + self.st.fault_resource):
+            fault = None
+        fault = fault or opts.mode
         if fault in ("401", "403", "500"):
             self.st.count(fault)
             code = int(fault)
