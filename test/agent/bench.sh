@@ -52,24 +52,24 @@ until_ok 10 test -s "$AF" || { cat "$T/agent.log"; exit 1; }
 MPORT=$(sed -n 's/.*metrics on .*(port \([0-9]*\)).*/\1/p' "$T/agent.log")
 sleep 2
 
-# cpu_ticks PID: utime + stime in clock ticks.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# cpu_ns PID: CPU time of all its threads in ns (schedstat: finer than the
+# 10 ms ticks of /proc/PID/stat).
+cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.0f\n", s}'; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
-HZ=$(getconf CLK_TCK)
 
 # measure LABEL: CPU over DURATION s (scraping when SCRAPE=1).
 measure() {
 	local t0 t1 s=0
-	t0=$(cpu_ticks "$AG")
+	t0=$(cpu_ns "$AG")
 	while [ "$s" -lt "$DURATION" ]; do
 		[ "${SCRAPE:-0}" = 1 ] && [ $((s % 15)) -eq 0 ] && in_ns curl -s "http://127.0.0.1:$MPORT/metrics" >/dev/null
 		sleep 1
 		s=$((s + 1))
 	done
-	t1=$(cpu_ticks "$AG")
-	awk -v d=$((t1 - t0)) -v hz="$HZ" -v dur="$DURATION" -v l="$1" -v rss="$(rss_kib "$AG")" -v hwm="$(hwm_kib "$AG")" \
-		'BEGIN {printf "%-34s CPU %.2f s in %d s = %.1f s/hour (%.4f%% of a core); RSS %.1f MiB (peak %.1f MiB)\n",
+	t1=$(cpu_ns "$AG")
+	awk -v d=$((t1 - t0)) -v hz=1000000000 -v dur="$DURATION" -v l="$1" -v rss="$(rss_kib "$AG")" -v hwm="$(hwm_kib "$AG")" \
+		'BEGIN {printf "%-34s CPU %.4f s in %d s = %.2f s/hour (%.5f%% of a core); RSS %.1f MiB (peak %.1f MiB)\n",
 			l, d / hz, dur, d / hz * 3600 / dur, d / hz / dur * 100, rss / 1024, hwm / 1024}'
 }
 
