@@ -16,6 +16,9 @@ AGENT=${FLOWSTEER_AGENT_BIN:-$REPO/build/flowsteer-agent}
 DURATION=${DURATION:-180}
 CHANGES=${CHANGES:-200}
 T=$(mktemp -d /tmp/fs-bench.XXXXXX)
+# The file on a tmpfs, as /run is on a node (fsync there costs nothing;
+# on ext4 it adds tens of ms to the tail). FILE_DIR= to choose.
+FD=$(mktemp -d "${FILE_DIR:-/dev/shm}/fs-bench.XXXXXX")
 NS=fsbench$$
 SRV= AG=
 # shellcheck source=test/agent/lib.sh
@@ -25,7 +28,7 @@ cleanup() {
 	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null
 	wait 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
-	rm -rf "$T"
+	rm -rf "$T" "$FD"
 }
 trap cleanup EXIT
 in_ns() { ip netns exec "$NS" "$@"; }
@@ -44,7 +47,7 @@ ops = [{"op": "ns", "name": "ns-%d" % i, "annotations": {"flowsteer.io/mode": "r
 ops += [{"op": "pod", "ns": "ns-%d" % (i % 500), "name": "p%d" % i, "node": "node-1", "annotations": {"flowsteer.io/cpus": "0"}} for i in range(100)]
 print(json.dumps({"ops": ops}))' | in_ns curl -sS --fail -X POST --data-binary @- "$CTL/ctl" >/dev/null
 
-AF=$T/run/annotations.json
+AF=$FD/annotations.json
 ip netns exec "$NS" env KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$PORT" "$AGENT" --no-install \
 	--node-name node-1 --sa-dir "$T/sa" --annotations-file "$AF" --metrics-addr 127.0.0.1:0 >"$T/agent.log" 2>&1 &
 AG=$!
@@ -73,7 +76,7 @@ measure() {
 			l, d / hz, dur, d / hz * 3600 / dur, d / hz / dur * 100, rss / 1024, hwm / 1024}'
 }
 
-echo "# test/agent/bench.sh (DURATION=$DURATION CHANGES=$CHANGES) on $(nproc) CPUs, $(uname -r)"
+echo "# test/agent/bench.sh (DURATION=$DURATION CHANGES=$CHANGES) on $(nproc) CPUs, $(uname -r); file on $(stat -f -c %T "$FD")"
 echo "# $(jq '.namespaces | length' "$AF") namespaces and $(jq '.pods | length' "$AF") pods in the file (500 and 100 on the server)"
 measure "idle, no scrapes:"
 SCRAPE=1 measure "idle, /metrics every 15 s:"
