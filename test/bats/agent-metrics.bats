@@ -75,17 +75,17 @@ EOF
 	ip -n "$b" addr add 192.0.2.2/30 dev vb
 	ip -n "$a" link set va up
 	ip -n "$b" link set vb up
-	# RPS on the receiving side, every CPU: steered packets raise received_rps.
-	ip netns exec "$b" sh -c 'echo ffffffff > /sys/class/net/vb/queues/rx-0/rps_cpus' 2>/dev/null ||
-		ip netns exec "$b" sh -c "printf '%x' \$(( (1 << $(nproc)) - 1 )) > /sys/class/net/vb/queues/rx-0/rps_cpus"
+	# RPS on the receiving side steers to CPU 1 while the sender runs on
+	# CPU 0: every steered packet is an IPI that raises received_rps{cpu="1"}.
+	[ "$ncpu" -lt 2 ] || ip netns exec "$b" sh -c 'echo 2 > /sys/class/net/vb/queues/rx-0/rps_cpus'
 	p0=$(family_sum flowsteer_softnet_processed_total)
 	r0=$(family_sum flowsteer_softirqs_net_rx_total)
-	s0=$(family_sum flowsteer_softnet_received_rps_total)
-	timeout 30 ip netns exec "$a" ping -f -q -c 20000 192.0.2.2 >/dev/null
+	s0=$(metric 'flowsteer_softnet_received_rps_total{cpu="1"}')
+	timeout 30 taskset -c 0 ip netns exec "$a" ping -f -q -c 20000 192.0.2.2 >/dev/null
 	p1=$(family_sum flowsteer_softnet_processed_total)
 	r1=$(family_sum flowsteer_softirqs_net_rx_total)
-	s1=$(family_sum flowsteer_softnet_received_rps_total)
-	echo "processed +$((p1 - p0)), NET_RX +$((r1 - r0)), received_rps +$((s1 - s0))"
+	s1=$(metric 'flowsteer_softnet_received_rps_total{cpu="1"}')
+	echo "processed +$((p1 - p0)), NET_RX +$((r1 - r0)), received_rps{cpu=1} +$((${s1:-0} - ${s0:-0}))"
 	[ $((p1 - p0)) -ge 20000 ]
 	[ $((r1 - r0)) -gt 0 ]
 	[ "$ncpu" -lt 2 ] || [ $((s1 - s0)) -gt 0 ]
