@@ -181,3 +181,5 @@ distclean: clean
 	rm -rf deps
 
 -include $(PLUGIN_OBJ:.o=.d) $(CMD_OBJ:.o=.d) $(NSS_OBJ:.o=.d)
+
+include agent/agent.mk

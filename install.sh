@@ -220,7 +220,8 @@ do_install() {
 		if [ "$dry" = 1 ]; then
 			say "would run make in $REPO"
 		else
-			make -C "$REPO" >/dev/null || die "make failed (run make in $REPO to see why)"
+			# The plugin only: the node agent (and its libraries) is for the DaemonSet.
+			make -C "$REPO" build/flowsteer >/dev/null || die "make failed (run make in $REPO to see why)"
 		fi
 	fi
 	if [ ! -x "$BIN" ]; then

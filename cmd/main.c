@@ -43,7 +43,6 @@ static const struct cli_cmd {
 	{ "version", cli_version, "version" },
 	{ "status", cli_status, "status [--json] [--state-dir DIR] [--cpu-manager-state FILE]" },
 	{ "conflist", cli_conflist, "conflist insert FILE [--entry JSON] [--dry-run] | conflist remove FILE [--dry-run]" },
-	{ "install", cli_install, "install [--watch] [--bin-dir DIR] [--conf-dir DIR] [--entry JSON] [--src PATH]" },
 };
 
 static void usage(FILE *f)

@@ -1,11 +1,9 @@
 #!/usr/bin/env bats
 # Installing on a node: install.sh into a fake root (DESTDIR) and back out,
 # leaving the root exactly as it was; --dry-run changing nothing; the
-# DaemonSet's `flowsteer install --watch` keeping the entry chained while
-# Calico rewrites its conflist (rename-over and truncate+write), picking up
-# a conflist that appears later, never rewriting its own output, and
-# taking the entry out on SIGTERM/SIGINT with exit 0; the manifests in
-# conf/ parse and say what they must. Everything in $BATS_TEST_TMPDIR.
+# manifests and the image recipe in conf/ parse and say what they must
+# (the agent's install duty: agent-install.bats). Everything in
+# $BATS_TEST_TMPDIR.
 
 bats_require_minimum_version 1.5.0
 
@@ -126,123 +124,6 @@ install_sh() { DESTDIR=$ROOT FLOWSTEER_BIN=$FLOWSTEER_BIN timeout "$FS_TIMEOUT" 
 	[[ $output == *"nothing was changed"* ]]
 }
 
-@test "install (one shot): copies the binary (by rename) and chains, then exits" {
-	make_root "$ROOT"
-	printf 'old\n' >"$BIN_DIR/flowsteer"
-	ino=$(stat -c %i "$BIN_DIR/flowsteer")
-	run --separate-stderr fs install --bin-dir "$BIN_DIR" --conf-dir "$NET_DIR"
-	echo "$stderr"
-	[ "$status" -eq 0 ]
-	cmp "$BIN_DIR/flowsteer" "$FLOWSTEER_BIN"
-	[ "$(stat -c %a "$BIN_DIR/flowsteer")" = 755 ]
-	[ "$(stat -c %i "$BIN_DIR/flowsteer")" != "$ino" ]
-	has_entry "$F"
-	# --src: that file is what gets installed.
-	printf '#!/bin/sh\n' >"$BATS_TEST_TMPDIR/src"
-	run --separate-stderr fs install --bin-dir "$BIN_DIR" --conf-dir "$NET_DIR" --src "$BATS_TEST_TMPDIR/src"
-	[ "$status" -eq 0 ]
-	cmp "$BIN_DIR/flowsteer" "$BATS_TEST_TMPDIR/src"
-	run --separate-stderr fs install --bogus
-	[ "$status" -eq 2 ]
-	run --separate-stderr fs install --entry '{"type":"calico"}'
-	[ "$status" -eq 1 ]
-	[[ $stderr == *"--entry"* ]]
-}
-
-@test "install --watch: installs, chains, re-chains after rename-over and truncate+write, unchains on SIGTERM" {
-	make_root "$ROOT"
-	start_watch
-	wait_until 5 has_entry "$F"
-	cmp "$BIN_DIR/flowsteer" "$FLOWSTEER_BIN"
-	[ "$(stat -c %a "$BIN_DIR/flowsteer")" = 755 ]
-
-	# Calico's installer: a new file renamed over the old one.
-	cp "$CALICO_FIXTURE" "$NET_DIR/.calico.tmp"
-	mv -f "$NET_DIR/.calico.tmp" "$F"
-	wait_until 3 has_entry "$F"
-	echo "re-chained after rename in ${WAITED_MS} ms"
-	[ "$WAITED_MS" -lt 2000 ]
-
-	# The same, written in place (truncate + write).
-	cat "$CALICO_FIXTURE" >"$F"
-	wait_until 3 has_entry "$F"
-	echo "re-chained after truncate+write in ${WAITED_MS} ms"
-	[ "$WAITED_MS" -lt 2000 ]
-	[ "$(types "$F")" = calico,flowsteer,portmap ]
-
-	stop_watch TERM
-	[ "$WATCH_STATUS" -eq 0 ]
-	cmp "$F" "$CALICO_FIXTURE"
-	# The binary stays: pods deleted later still need their DEL.
-	cmp "$BIN_DIR/flowsteer" "$FLOWSTEER_BIN"
-	grep -q "SIGTERM" "$WATCH_LOG"
-	grep -q "$F: flowsteer entry removed" "$WATCH_LOG"
-}
-
-@test "install --watch: never rewrites its own output (no write loop)" {
-	make_root "$ROOT"
-	start_watch
-	wait_until 5 has_entry "$F"
-	sleep 0.3
-	before=$(stat -c '%i %Y %s' "$F")
-	sleep 1.5
-	[ "$(stat -c '%i %Y %s' "$F")" = "$before" ]
-	[ "$(grep -c 'flowsteer chained' "$WATCH_LOG")" -eq 1 ]
-	# Touching another file in the directory does not make it write either.
-	echo x >"$NET_DIR/notes.txt"
-	sleep 0.5
-	[ "$(stat -c '%i %Y %s' "$F")" = "$before" ]
-	stop_watch TERM
-	[ "$WATCH_STATUS" -eq 0 ]
-}
-
-@test "install --watch: empty conf dir at start, the conflist appears later; SIGINT unchains" {
-	mkdir -p "$NET_DIR"
-	start_watch
-	wait_until 5 log_has "waiting for one"
-	# Written the way installers do: temp file, then rename.
-	cp "$CALICO_FIXTURE" "$NET_DIR/10-calico.conflist.tmp"
-	mv "$NET_DIR/10-calico.conflist.tmp" "$F"
-	wait_until 3 has_entry "$F"
-	echo "chained ${WAITED_MS} ms after the conflist appeared"
-	stop_watch INT
-	[ "$WATCH_STATUS" -eq 0 ]
-	cmp "$F" "$CALICO_FIXTURE"
-}
-
-@test "install --watch: a broken conflist is left alone (logged once) and chained once fixed" {
-	make_root "$ROOT"
-	start_watch
-	wait_until 5 has_entry "$F"
-	head -c 100 "$CALICO_FIXTURE" >"$F"
-	cp "$F" "$BATS_TEST_TMPDIR/broken"
-	wait_until 3 log_has "not valid JSON"
-	cat "$BATS_TEST_TMPDIR/broken" >"$F"
-	echo more >>"$NET_DIR/notes.txt"
-	sleep 0.5
-	cmp "$F" "$BATS_TEST_TMPDIR/broken"
-	[ "$(grep -c 'not valid JSON' "$WATCH_LOG")" -eq 1 ]
-	cat "$CALICO_FIXTURE" >"$F"
-	wait_until 3 has_entry "$F"
-	stop_watch TERM
-	[ "$WATCH_STATUS" -eq 0 ]
-	no_entry "$F"
-}
-
-@test "install --watch: the conf dir removed and made again is watched again" {
-	make_root "$ROOT"
-	start_watch
-	wait_until 5 has_entry "$F"
-	rm -rf "$NET_DIR"
-	wait_until 5 log_has "watching $NET_DIR again"
-	mkdir -p "$NET_DIR"
-	calico_conflist "$F"
-	wait_until 3 has_entry "$F"
-	stop_watch TERM
-	[ "$WATCH_STATUS" -eq 0 ]
-	no_entry "$F"
-}
-
 # --- conf/ -------------------------------------------------------------------
 
 @test "conf/10-calico.conflist: flowsteer right after calico, an entry flowsteer accepts" {
@@ -261,23 +142,23 @@ install_sh() { DESTDIR=$ROOT FLOWSTEER_BIN=$FLOWSTEER_BIN timeout "$FS_TIMEOUT" 
 	cmp "$BATS_TEST_TMPDIR/ex.conflist" "$EX"
 }
 
-@test "conf/*.yaml parse; the DaemonSet runs install --watch unprivileged on every node" {
+@test "conf/*.yaml parse; the agent DaemonSet: own ServiceAccount, least-privilege RBAC, no privilege beyond its mounts" {
 	python3 -c 'import yaml' 2>/dev/null || skip "python3-yaml missing"
 	run timeout "$FS_TIMEOUT" python3 - "$REPO_ROOT/conf" <<'EOF'
 import sys, yaml
 d = sys.argv[1]
-ds_docs = list(yaml.safe_load_all(open(d + "/flowsteer-daemonset.yaml")))
-rbac = list(yaml.safe_load_all(open(d + "/rbac.yaml")))
-kinds = {x["kind"]: x for x in ds_docs}
-ds = kinds["DaemonSet"]
-assert ds["metadata"]["namespace"] == "kube-system"
-sa = kinds["ServiceAccount"]
-assert sa["metadata"]["namespace"] == "kube-system"
-pod = ds["spec"]["template"]["spec"]
-assert pod["serviceAccountName"] == sa["metadata"]["name"], pod["serviceAccountName"]
-assert ds["spec"]["selector"]["matchLabels"].items() <= ds["spec"]["template"]["metadata"]["labels"].items()
+ds, = [x for x in yaml.safe_load_all(open(d + "/flowsteer-daemonset.yaml")) if x]
+rk = {x["kind"]: x for x in yaml.safe_load_all(open(d + "/rbac.yaml")) if x}
+assert ds["kind"] == "DaemonSet" and ds["metadata"]["namespace"] == "kube-system"
+tpl = ds["spec"]["template"]
+pod = tpl["spec"]
+sa = rk["ServiceAccount"]["metadata"]
+assert sa["namespace"] == "kube-system" and pod["serviceAccountName"] == sa["name"] == "flowsteer-agent"
+assert ds["spec"]["selector"]["matchLabels"].items() <= tpl["metadata"]["labels"].items()
 assert {"operator": "Exists"} in pod["tolerations"]
-assert not pod.get("hostNetwork") and not pod.get("hostPID")
+# Host network (no dependency on pod networking), no host PID or IPC.
+assert pod["hostNetwork"] is True and pod["dnsPolicy"] == "ClusterFirstWithHostNet"
+assert not pod.get("hostPID") and not pod.get("hostIPC")
 c, = pod["containers"]
 sc = c["securityContext"]
 assert sc["capabilities"]["drop"] == ["ALL"] and not sc["capabilities"].get("add")
@@ -286,33 +167,35 @@ assert sc["allowPrivilegeEscalation"] is False and not sc.get("privileged")
 assert sc["seccompProfile"]["type"] == "RuntimeDefault"
 for k in ("requests", "limits"):
     assert c["resources"][k]["cpu"] and c["resources"][k]["memory"]
+# Exactly the three host directories; /proc is not mounted from the host.
 paths = {v["name"]: v["hostPath"]["path"] for v in pod["volumes"]}
-assert sorted(paths.values()) == ["/etc/cni/net.d", "/opt/cni/bin", "/var/lib/cni", "/var/log"], paths
+assert sorted(paths.values()) == ["/etc/cni/net.d", "/opt/cni/bin", "/run/flowsteer"], paths
 mounts = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
-args = c.get("args", [])
 def arg(name):
-    for a in args:
+    for a in c.get("args", []):
         if a.startswith(name + "="):
             return a.split("=", 1)[1]
-assert arg("--bin-dir") == mounts[[n for n, p in paths.items() if p == "/opt/cni/bin"][0]]
-assert arg("--conf-dir") == mounts[[n for n, p in paths.items() if p == "/etc/cni/net.d"][0]]
-print(arg("--entry") or "")
-rk = {x["kind"]: x for x in rbac}
-assert rk["ServiceAccount"]["metadata"] == {**rk["ServiceAccount"]["metadata"], "name": "flowsteer", "namespace": "kube-system"}
-rules = {(r["resources"][0], tuple(sorted(r["verbs"]))) for r in rk["ClusterRole"]["rules"]}
-assert rules == {("pods", ("get", "patch")), ("namespaces", ("get",))}, rules
+by_host = {p: mounts[n] for n, p in paths.items()}
+assert arg("--cni-bin-dir") == by_host["/opt/cni/bin"]
+assert arg("--cni-conf-dir") == by_host["/etc/cni/net.d"]
+assert arg("--annotations-file").startswith(by_host["/run/flowsteer"] + "/")
+assert arg("--metrics-addr") == "$(HOST_IP):9967"
+env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in c["env"]}
+assert env == {"NODE_NAME": "spec.nodeName", "HOST_IP": "status.hostIP"}, env
+ann = tpl["metadata"]["annotations"]
+assert ann["prometheus.io/scrape"] == "true" and ann["prometheus.io/port"] == "9967"
+assert c["livenessProbe"]["httpGet"]["path"] == "/healthz" and c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+# Least privilege: read namespaces and pods, patch pods; nothing else.
+rules = {(tuple(r["apiGroups"]), tuple(r["resources"]), tuple(sorted(r["verbs"]))) for r in rk["ClusterRole"]["rules"]}
+assert rules == {(("",), ("namespaces",), ("get", "list", "watch")),
+                 (("",), ("pods",), ("get", "list", "patch", "watch"))}, rules
+assert "Secret" not in rk
 b = rk["ClusterRoleBinding"]
 assert b["roleRef"]["name"] == rk["ClusterRole"]["metadata"]["name"]
-assert b["subjects"] == [{"kind": "ServiceAccount", "name": "flowsteer", "namespace": "kube-system"}]
+assert b["subjects"] == [{"kind": "ServiceAccount", "name": "flowsteer-agent", "namespace": "kube-system"}]
 EOF
 	echo "$output"
 	[ "$status" -eq 0 ]
-	# The DaemonSet's --entry is one flowsteer accepts.
-	entry=${lines[-1]}
-	[ -n "$entry" ]
-	calico_conflist "$F"
-	fs conflist insert "$F" --entry "$entry"
-	has_entry "$F"
 }
 
 @test "conf/*.yaml: kubectl create --dry-run=client accepts them (needs kubectl and a cluster)" {
@@ -326,22 +209,35 @@ EOF
 	done
 }
 
-@test "conf/Containerfile: builds the static binary, runtime stage adds no library; entrypoint is install --watch" {
+@test "conf/Containerfile: bases are build args; the runtime base has every library the agent links; entrypoint is the agent" {
+	command -v dpkg >/dev/null || skip "not a dpkg system"
 	CF=$REPO_ROOT/conf/Containerfile
-	grep -Eq '^ENTRYPOINT \["/usr/local/bin/flowsteer", "install", "--watch"\]' "$CF"
-	grep -Eq '^FROM debian:12-slim' "$CF"
-	grep -Eq 'make distclean && make WERROR=1' "$CF"
-	# make fetches cJSON's source: a deb-src entry and dpkg-dev in the build stage.
-	build=$(sed -n '/^FROM debian:12 AS build/,/^FROM debian:12-slim/p' "$CF")
-	grep -q 'apt-deb-src.sh' <<<"$build"
-	grep -qw dpkg-dev <<<"$build"
-	runtime=$(sed -n '/^FROM debian:12-slim/,$p' "$CF")
-	run grep -c 'apt-get' <<<"$runtime"
-	[ "$output" = 0 ]
+	AGENT=$(dirname "$FLOWSTEER_BIN")/flowsteer-agent
+	grep -Eq '^ENTRYPOINT \["/usr/bin/flowsteer-agent"\]' "$CF"
+	grep -Eq '^FROM \$\{BUILDER_BASE\} AS build' "$CF"
+	grep -Eq '^FROM \$\{RUNTIME_BASE\}$' "$CF"
+	grep -Eq '^COPY build/flowsteer /usr/lib/flowsteer/flowsteer' "$CF"
 	# What it copies, build/flowsteer, has no interpreter and no NEEDED library.
 	bin=${FLOWSTEER_STATIC_BIN:-$REPO_ROOT/build/flowsteer}
-	[ -x "$bin" ] || skip "no static build at $bin"
-	run readelf -lW -d "$bin"
-	[[ $output != *INTERP* ]]
-	[[ $output != *NEEDED* ]]
+	if [ -x "$bin" ]; then
+		run readelf -lW -d "$bin"
+		[[ $output != *INTERP* ]]
+		[[ $output != *NEEDED* ]]
+	fi
+	grep -Eq 'make .*WERROR=1 .*flowsteer-agent' "$CF"
+	# Every NEEDED library of the agent (libc and sanitizer runtimes
+	# aside) comes from a package of the runtime base (test/image/lib.sh).
+	runtime=$(sed -n 's/^RUNTIME_PACKAGES=//p' "$REPO_ROOT/test/image/lib.sh")
+	[ -n "$runtime" ]
+	libs=$(readelf -d "$AGENT" | sed -n 's/.*NEEDED.*\[\(.*\)\]/\1/p' |
+		grep -Ev '^(libc\.so|lib[almt]san\.so|libubsan\.so|libm\.so|libgcc_s\.so|libstdc\+\+\.so)')
+	[ -n "$libs" ]
+	for lib in $libs; do
+		path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64|x86_64|AArch64|aarch64/ {print $NF; exit}')
+		[ -n "$path" ] || path=$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')
+		pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -n1 | cut -d: -f1) ||
+			pkg=$(dpkg -S "$path" | head -n1 | cut -d: -f1)
+		echo "$lib -> $pkg"
+		grep -qw -- "$pkg" <<<"$runtime"
+	done
 }

@@ -1,0 +1,289 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "alog.h"
+#include "procstat.h"
+
+/* Annotation changes reach the file once a burst is quiet, at most this
+ * late: a pod start reads a cache at most ~100 ms behind the server, and a
+ * burst of a thousand events costs ten writes, not a thousand. */
+#define FLUSH_QUIET_MS 5
+#define FLUSH_MAX_MS 100
+#define FLUSH_RETRY_MS 1000
+int agent_sig_pipe[2] = { -1, -1 };
+
+/* /healthz fails when the loop has not gone round for this long. */
+#define HEALTH_STALE_MS 30000
+
+static void agent_on_signal(struct loop *l, int fd, short revents, void *arg)
+{
+	struct agent *a = arg;
+	struct signalfd_siginfo si;
+	unsigned char b;
+	int sig = 0;
+
+	(void)revents;
+	if (fd == a->sfd && read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		sig = (int)si.ssi_signo;
+	else if (fd == a->sig_pipe && read(fd, &b, 1) == 1)
+		sig = b;
+	if (sig) {
+		alog(ALOG_INFO, "SIG%s: stopping", sigabbrev_np(sig));
+		loop_stop(l);
+	}
+}
+
+static bool agent_synced(const struct agent *a)
+{
+	return a->reflectors_on && a->ns.synced && a->pods.synced;
+}
+
+static void agent_flush(struct agent *a, bool refresh)
+{
+	struct fs_err e = { 0 };
+	bool written;
+	long long now = (long long)time(NULL);
+
+	if (!agent_synced(a))
+		return;
+	if (annfile_sync(&a->af, &a->ns.store, &a->pods.store, now, refresh, &written, &e)) {
+		atomic_fetch_add(&a->file_errors, 1);
+		alog(ALOG_ERROR, "%s; retrying in %d ms", e.msg, FLUSH_RETRY_MS);
+		debounce_retry(&a->flush, mono_ms(), FLUSH_RETRY_MS);
+		loop_timer_after(a->loop, &a->flush_timer, FLUSH_RETRY_MS);
+		return;
+	}
+	a->dirty = false;
+	if (written) {
+		atomic_fetch_add(&a->file_writes, 1);
+		atomic_store(&a->last_sync, now);
+		alog(ALOG_DEBUG, "%s written: %zu namespaces, %zu pods", a->af.path, a->ns.store.n, a->pods.store.n);
+	}
+	if (!atomic_exchange(&a->ready, 1))
+		alog(ALOG_INFO, "first sync done: %s written (%zu namespaces, %zu pods with flowsteer.io annotations)",
+		     a->af.path, a->ns.store.n, a->pods.store.n);
+}
+
+static void agent_on_flush(struct loop *l, struct loop_timer *t)
+{
+	struct agent *a = t->arg;
+
+	(void)l;
+	if (debounce_fire(&a->flush, mono_ms()) && a->dirty)
+		agent_flush(a, false);
+}
+
+static void agent_on_refresh(struct loop *l, struct loop_timer *t)
+{
+	struct agent *a = t->arg;
+
+	/* Only while both watches stream: syncedAt claims "in sync". */
+	if (reflector_healthy(&a->ns) && reflector_healthy(&a->pods))
+		agent_flush(a, true);
+	loop_timer_after(l, t, a->o.refresh_s * 1000);
+}
+
+static void agent_on_change(struct reflector *r, void *arg)
+{
+	struct agent *a = arg;
+	long long w;
+
+	(void)r;
+	a->dirty = true;
+	if (!agent_synced(a))
+		return;
+	debounce_kick(&a->flush, mono_ms());
+	w = debounce_wait(&a->flush, mono_ms());
+	loop_timer_after(a->loop, &a->flush_timer, w < 0 ? 0 : w);
+}
+
+static void agent_collect(struct metrics_out *o, void *arg)
+{
+	struct agent *a = arg;
+	const struct reflector *rs[] = { &a->ns, &a->pods };
+	static const struct {
+		const char *name, *type, *help;
+		size_t off;
+	} fam[] = {
+		{ "flowsteer_agent_watch_restarts_total", "counter", "Watches that ended and were restarted (resumed or relisted).",
+		  offsetof(struct reflector, m_restarts) },
+		{ "flowsteer_agent_lists_total", "counter", "List requests (pages) sent.", offsetof(struct reflector, m_lists) },
+		{ "flowsteer_agent_watch_events_total", "counter", "Watch events received (bookmarks included).",
+		  offsetof(struct reflector, m_events) },
+		{ "flowsteer_agent_api_errors_total", "counter", "Failed list or watch requests (each one backs off).",
+		  offsetof(struct reflector, m_errors) },
+	};
+
+	for (size_t f = 0; a->reflectors_on && f < sizeof(fam) / sizeof(fam[0]); f++) {
+		metrics_family(o, fam[f].name, fam[f].type, fam[f].help);
+		for (int i = 0; i < 2; i++) {
+			char label[64];
+
+			snprintf(label, sizeof(label), "resource=\"%s\"", rs[i]->name);
+			metrics_sample_u64(o, fam[f].name, label,
+					   atomic_load((_Atomic uint64_t *)((char *)rs[i] + fam[f].off)));
+		}
+	}
+	metrics_family(o, "flowsteer_agent_last_sync_timestamp_seconds", "gauge",
+		       "When the annotations file was last written in sync with the API server (Unix time; 0 = never).");
+	metrics_sample_u64(o, "flowsteer_agent_last_sync_timestamp_seconds", NULL, (unsigned long long)atomic_load(&a->last_sync));
+	metrics_family(o, "flowsteer_agent_annotations_file_writes_total", "counter", "Writes of the annotations file.");
+	metrics_sample_u64(o, "flowsteer_agent_annotations_file_writes_total", NULL, atomic_load(&a->file_writes));
+	metrics_family(o, "flowsteer_agent_annotations_file_write_errors_total", "counter",
+		       "Failed writes of the annotations file (retried).");
+	metrics_sample_u64(o, "flowsteer_agent_annotations_file_write_errors_total", NULL, atomic_load(&a->file_errors));
+	metrics_family(o, "flowsteer_agent_conflist_writes_total", "counter",
+		       "Rewrites of the CNI config to chain flowsteer (install duty).");
+	metrics_sample_u64(o, "flowsteer_agent_conflist_writes_total", NULL, atomic_load(&a->in.writes));
+	metrics_family(o, "flowsteer_agent_ready", "gauge", "1 once the first sync is done (what /readyz reports).");
+	metrics_sample_u64(o, "flowsteer_agent_ready", NULL, (unsigned long long)atomic_load(&a->ready));
+	metrics_family(o, "flowsteer_agent_build_info", "gauge", "The agent's version.");
+	metrics_printf(o, "flowsteer_agent_build_info{version=\"%s\"} 1\n", FLOWSTEER_VERSION);
+}
+
+static bool agent_healthy(void *arg)
+{
+	struct agent *a = arg;
+
+	return mono_ms() - loop_heartbeat_ms(a->loop) < HEALTH_STALE_MS;
+}
+
+static bool agent_ready(void *arg)
+{
+	return atomic_load(&((struct agent *)arg)->ready) != 0;
+}
+
+static int agent_kube_start(struct agent *a)
+{
+	struct kube_timeouts t = { .connect_ms = a->o.connect_s * 1000, .request_ms = a->o.request_s * 1000 };
+	struct fs_err e = { 0 };
+	char sel[512];
+
+	a->kube = a->o.kubeconfig ? kube_client_kubeconfig(a->o.kubeconfig, &t, &e)
+				  : kube_client_incluster(a->o.sa_dir, &t, &e);
+	if (!a->kube) {
+		alog(ALOG_ERROR, "API server credentials: %s", e.msg);
+		return -1;
+	}
+	a->rcfg = (struct reflector_cfg){
+		.watch_min_s = a->o.watch_min_s, .idle_s = a->o.idle_s, .page_size = a->o.page_size,
+		.backoff_base_ms = a->o.backoff_base_ms, .backoff_max_ms = a->o.backoff_max_ms,
+		.backoff_reset_ms = 120000,
+	};
+	snprintf(sel, sizeof(sel), "spec.nodeName=%s", a->o.node_name);
+	if (reflector_init(&a->ns, "namespaces", "/api/v1/namespaces", NULL, false, a->kube, &a->rcfg) ||
+	    reflector_init(&a->pods, "pods", "/api/v1/pods", sel, true, a->kube, &a->rcfg)) {
+		alog(ALOG_ERROR, "setting up the watches: out of memory");
+		return -1;
+	}
+	a->reflectors_on = true;
+	a->ns.changed = a->pods.changed = agent_on_change;
+	a->ns.arg = a->pods.arg = a;
+	alog(ALOG_INFO, "API server %s; node %s; annotations file %s", kube_server(a->kube), a->o.node_name,
+	     a->af.path);
+	reflector_start(a->loop, &a->ns);
+	reflector_start(a->loop, &a->pods);
+	loop_timer_after(a->loop, &a->refresh_timer, a->o.refresh_s * 1000);
+	return 0;
+}
+
+static int agent_metrics_start(struct agent *a)
+{
+	struct fs_err e = { 0 };
+	unsigned port = 0;
+
+	metrics_set_probes(a->metrics, agent_healthy, agent_ready, a);
+	if (metrics_register(a->metrics, agent_collect, a) ||
+	    metrics_register(a->metrics, procstat_collect_softnet, (void *)a->o.proc_dir) ||
+	    metrics_register(a->metrics, procstat_collect_softirqs, (void *)a->o.proc_dir))
+		return -1;
+	if (!strcmp(a->o.metrics_addr, "off"))
+		return 0;
+	if (metrics_start(a->metrics, a->o.metrics_addr, &port, &e)) {
+		alog(ALOG_ERROR, "%s", e.msg);
+		return -1;
+	}
+	alog(ALOG_INFO, "metrics on %s (port %u): /metrics /healthz /readyz", a->o.metrics_addr, port);
+	return 0;
+}
+
+static int agent_setup(struct agent *a)
+{
+	a->loop = loop_new();
+	a->metrics = metrics_new();
+	if (!a->loop || !a->metrics || loop_add_fd(a->loop, a->sfd, agent_on_signal, a) ||
+	    loop_add_fd(a->loop, a->sig_pipe, agent_on_signal, a))
+		return -1;
+	snprintf(a->af.path, sizeof(a->af.path), "%s", a->o.annotations_file);
+	debounce_init(&a->flush, FLUSH_QUIET_MS, FLUSH_MAX_MS);
+	loop_timer_init(&a->flush_timer, agent_on_flush, a);
+	loop_timer_init(&a->refresh_timer, agent_on_refresh, a);
+	a->in.ifd = -1;
+	if (agent_metrics_start(a))
+		return -1;
+	if (!a->o.no_install) {
+		a->in.bin_dir = a->o.bin_dir;
+		a->in.conf_dir = a->o.conf_dir;
+		a->in.src = a->o.plugin_src;
+		a->install_on = true;
+		if (install_start(a->loop, &a->in, a->o.entry))
+			return -1;
+	}
+	if (a->o.no_kube) {
+		atomic_store(&a->ready, 1);
+		alog(ALOG_INFO, "--no-kube: no API server; install duty and metrics only");
+		return 0;
+	}
+	return agent_kube_start(a);
+}
+
+int agent_run(struct agent *a)
+{
+	int ret = 1;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		alog(ALOG_ERROR, "curl_global_init failed");
+		return 1;
+	}
+	alog(ALOG_INFO, "flowsteer-agent %s starting (pid %d)", FLOWSTEER_VERSION, (int)getpid());
+	if (agent_setup(a) || loop_run(a->loop))
+		goto out;
+	ret = 0;
+out:
+	/* Whatever happened, a chained entry is taken out: a stopped agent
+	 * leaves the node as it found it (the binary stays for pending DELs). */
+	if (a->install_on && a->in.chained_once && install_unchain(&a->in))
+		ret = 1;
+	alog(ALOG_INFO, "exiting with status %d", ret);
+	return ret;
+}
+
+void agent_free(struct agent *a)
+{
+	metrics_free(a->metrics);
+	a->metrics = NULL;
+	if (a->reflectors_on) {
+		reflector_stop(a->loop, &a->ns);
+		reflector_stop(a->loop, &a->pods);
+	}
+	if (a->loop) {
+		if (a->install_on)
+			install_release(a->loop, &a->in);
+		loop_free(a->loop);
+	}
+	annfile_release(&a->af);
+	kube_client_free(a->kube);
+	if (a->sfd >= 0)
+		close(a->sfd);
+	for (int i = 0; i < 2; i++)
+		if (agent_sig_pipe[i] >= 0)
+			close(agent_sig_pipe[i]);
+	curl_global_cleanup();
+	free(a);
+}

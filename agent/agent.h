@@ -1,0 +1,62 @@
+/* The agent's wiring: its duties (install, watch, metrics) on one loop. */
+#ifndef FLOWSTEER_AGENT_AGENT_H
+#define FLOWSTEER_AGENT_AGENT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "annfile.h"
+#include "install.h"
+#include "kube.h"
+#include "loop.h"
+#include "metrics.h"
+#include "pace.h"
+#include "reflector.h"
+#include "util.h"
+
+#ifndef FLOWSTEER_VERSION
+#define FLOWSTEER_VERSION "dev"
+#endif
+
+#define AGENT_ANNOTATIONS_FILE "/run/flowsteer/annotations.json"
+#define AGENT_METRICS_ADDR ":9967"
+#define AGENT_BIN_DIR "/host/opt/cni/bin"
+#define AGENT_CONF_DIR "/host/etc/cni/net.d"
+#define AGENT_PLUGIN_SRC "/usr/lib/flowsteer/flowsteer"
+
+struct agent_opts {
+	const char *node_name, *kubeconfig, *sa_dir, *annotations_file, *metrics_addr;
+	const char *bin_dir, *conf_dir, *plugin_src, *entry, *proc_dir;
+	bool no_kube, no_install;
+	long long watch_min_s, idle_s, connect_s, request_s, backoff_base_ms, backoff_max_ms;
+	long long refresh_s, page_size;
+};
+
+struct agent {
+	struct agent_opts o;
+	int sfd, sig_pipe;       /* signalfd; the fallback handler's pipe */
+	struct loop *loop;
+	struct metrics *metrics;
+	struct kube_client *kube;
+	struct reflector_cfg rcfg;
+	struct reflector ns, pods;
+	bool reflectors_on, install_on;
+	struct install in;
+	struct annfile af;
+	bool dirty;
+	struct debounce flush;
+	struct loop_timer flush_timer, refresh_timer;
+	/* Read by the metrics thread. */
+	_Atomic int ready;
+	_Atomic uint64_t file_writes, file_errors;
+	_Atomic long long last_sync;
+};
+
+/* The fallback signal handler's pipe (main.c). */
+extern int agent_sig_pipe[2];
+
+int agent_run(struct agent *a);
+void agent_free(struct agent *a);
+
+#endif

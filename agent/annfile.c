@@ -1,0 +1,130 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alog.h"
+#include "annfile.h"
+#include "util.h"
+
+struct annfile_fill {
+	cJSON *dst;
+	bool pods;
+	bool failed;
+};
+
+static void annfile_add(const struct kobj *o, void *arg)
+{
+	struct annfile_fill *f = arg;
+	cJSON *ann, *entry;
+
+	if (f->failed || !cJSON_GetArraySize(o->ann))
+		return;
+	ann = cJSON_Duplicate(o->ann, 1);
+	if (!f->pods) {
+		entry = ann;
+	} else {
+		entry = cJSON_CreateObject();
+		if (entry && ann) {
+			cJSON_AddItemToObject(entry, "annotations", ann);
+			ann = NULL;
+			if (!cJSON_AddStringToObject(entry, "uid", o->uid)) {
+				cJSON_Delete(entry);
+				entry = NULL;
+			}
+		}
+		cJSON_Delete(ann);
+	}
+	if (!entry || !cJSON_AddItemToObject(f->dst, o->key, entry)) {
+		cJSON_Delete(entry);
+		f->failed = true;
+	}
+}
+
+char *annfile_render(const struct kstore *ns, const struct kstore *pods, long long synced_at, char **body)
+{
+	struct annfile_fill fn = { 0 }, fp = { .pods = true };
+	cJSON *doc = cJSON_CreateObject();
+	char when[32], *text = NULL;
+
+	if (body)
+		*body = NULL;
+	fn.dst = cJSON_AddObjectToObject(doc, "namespaces");
+	fp.dst = cJSON_AddObjectToObject(doc, "pods");
+	if (!fn.dst || !fp.dst)
+		goto out;
+	kstore_walk(ns, annfile_add, &fn);
+	kstore_walk(pods, annfile_add, &fp);
+	if (fn.failed || fp.failed)
+		goto out;
+	if (body && !(*body = cJSON_PrintUnformatted(doc)))
+		goto out;
+	alog_rfc3339(when, sizeof(when), synced_at);
+	if (!cJSON_AddStringToObject(doc, "syncedAt", when) || !cJSON_AddNumberToObject(doc, "version", ANNFILE_VERSION))
+		goto out;
+	text = cJSON_PrintUnformatted(doc);
+out:
+	if (!text && body) {
+		cJSON_free(*body);
+		*body = NULL;
+	}
+	cJSON_Delete(doc);
+	return text;
+}
+
+static int annfile_write(struct annfile *f, const char *text, struct fs_err *e)
+{
+	char dir[4096];
+	size_t len = strlen(text);
+	char *data = malloc(len + 2);
+	int r;
+
+	if (!data)
+		return err_set(e, CNI_ERR_IO, "annotations file %s: out of memory", f->path);
+	memcpy(data, text, len);
+	memcpy(data + len, "\n", 2);
+	r = path_dirname(f->path, dir, sizeof(dir));
+	if (!r)
+		r = mkdir_p(dir, 0755);
+	if (!r)
+		r = file_write_atomic(f->path, data, len + 1, 0644);
+	free(data);
+	if (r)
+		return err_set(e, CNI_ERR_IO, "writing annotations file %s: %s", f->path, strerror(r < 0 ? -r : EIO));
+	return 0;
+}
+
+int annfile_sync(struct annfile *f, const struct kstore *ns, const struct kstore *pods, long long now,
+		 bool refresh, bool *written, struct fs_err *e)
+{
+	char *body = NULL, *text;
+	int ret = -1;
+
+	*written = false;
+	text = annfile_render(ns, pods, now, &body);
+	if (!text)
+		return err_set(e, CNI_ERR_IO, "annotations file %s: rendering: out of memory", f->path);
+	if (!refresh && f->last_body && !strcmp(f->last_body, body)) {
+		ret = 0;
+		goto out;
+	}
+	if (annfile_write(f, text, e))
+		goto out;
+	cJSON_free(f->last_body);
+	f->last_body = body;
+	body = NULL;
+	f->last_synced_at = now;
+	f->writes++;
+	*written = true;
+	ret = 0;
+out:
+	cJSON_free(body);
+	cJSON_free(text);
+	return ret;
+}
+
+void annfile_release(struct annfile *f)
+{
+	cJSON_free(f->last_body);
+	f->last_body = NULL;
+}

@@ -1,0 +1,229 @@
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alog.h"
+#include "loop.h"
+
+/* Longest sleep: the heartbeat must move even when nothing happens. */
+#define LOOP_TICK_MS 1000
+
+struct loop_fd {
+	int fd;
+	loop_fd_fn fn;
+	void *arg;
+};
+
+struct loop {
+	CURLM *multi;
+	struct loop_fd fds[LOOP_MAX_FDS];
+	int nfds;
+	struct loop_timer *timers[LOOP_MAX_TIMERS];
+	int ntimers;
+	void (*idle)(struct loop *, void *);
+	void *idle_arg;
+	bool stop;
+	_Atomic long long heartbeat;
+};
+
+struct loop *loop_new(void)
+{
+	struct loop *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return NULL;
+	l->multi = curl_multi_init();
+	if (!l->multi) {
+		free(l);
+		return NULL;
+	}
+	atomic_store(&l->heartbeat, mono_ms());
+	return l;
+}
+
+void loop_free(struct loop *l)
+{
+	if (!l)
+		return;
+	curl_multi_cleanup(l->multi);
+	free(l);
+}
+
+int loop_add_fd(struct loop *l, int fd, loop_fd_fn fn, void *arg)
+{
+	if (l->nfds == LOOP_MAX_FDS) {
+		alog(ALOG_ERROR, "event loop: more than %d fds registered", LOOP_MAX_FDS);
+		return -1;
+	}
+	l->fds[l->nfds++] = (struct loop_fd){ .fd = fd, .fn = fn, .arg = arg };
+	return 0;
+}
+
+void loop_del_fd(struct loop *l, int fd)
+{
+	for (int i = 0; i < l->nfds; i++)
+		if (l->fds[i].fd == fd) {
+			l->fds[i] = l->fds[--l->nfds];
+			return;
+		}
+}
+
+void loop_timer_init(struct loop_timer *t, void (*fn)(struct loop *, struct loop_timer *), void *arg)
+{
+	t->fn = fn;
+	t->arg = arg;
+	t->due = -1;
+}
+
+int loop_timer_after(struct loop *l, struct loop_timer *t, long long ms)
+{
+	int i;
+
+	for (i = 0; i < l->ntimers && l->timers[i] != t; i++)
+		;
+	if (i == l->ntimers) {
+		if (l->ntimers == LOOP_MAX_TIMERS) {
+			alog(ALOG_ERROR, "event loop: more than %d timers registered", LOOP_MAX_TIMERS);
+			return -1;
+		}
+		l->timers[l->ntimers++] = t;
+	}
+	t->due = mono_ms() + (ms < 0 ? 0 : ms);
+	return 0;
+}
+
+void loop_timer_stop(struct loop_timer *t)
+{
+	t->due = -1;
+}
+
+void loop_timer_forget(struct loop *l, struct loop_timer *t)
+{
+	for (int i = 0; i < l->ntimers; i++)
+		if (l->timers[i] == t) {
+			l->timers[i] = l->timers[--l->ntimers];
+			return;
+		}
+}
+
+int loop_xfer_start(struct loop *l, struct loop_xfer *x)
+{
+	CURLMcode mc;
+
+	curl_easy_setopt(x->h, CURLOPT_PRIVATE, x);
+	mc = curl_multi_add_handle(l->multi, x->h);
+	if (mc != CURLM_OK) {
+		alog(ALOG_ERROR, "curl_multi_add_handle: %s", curl_multi_strerror(mc));
+		return -1;
+	}
+	return 0;
+}
+
+void loop_xfer_abort(struct loop *l, struct loop_xfer *x)
+{
+	curl_multi_remove_handle(l->multi, x->h);
+}
+
+void loop_set_idle(struct loop *l, void (*fn)(struct loop *, void *), void *arg)
+{
+	l->idle = fn;
+	l->idle_arg = arg;
+}
+
+void loop_stop(struct loop *l)
+{
+	l->stop = true;
+}
+
+long long loop_heartbeat_ms(struct loop *l)
+{
+	return atomic_load(&l->heartbeat);
+}
+
+static int loop_timeout(struct loop *l)
+{
+	long long now = mono_ms(), best = now + LOOP_TICK_MS;
+
+	for (int i = 0; i < l->ntimers; i++)
+		if (l->timers[i]->due >= 0 && l->timers[i]->due < best)
+			best = l->timers[i]->due;
+	return best > now ? (int)(best - now) : 0;
+}
+
+static void loop_run_timers(struct loop *l)
+{
+	long long now = mono_ms();
+
+	/* A callback may re-arm or register timers: scan by index, fire one at
+	 * a time, and only those due before this pass started. */
+	for (int i = 0; i < l->ntimers && !l->stop; i++) {
+		struct loop_timer *t = l->timers[i];
+
+		if (t->due >= 0 && t->due <= now) {
+			t->due = -1;
+			t->fn(l, t);
+		}
+	}
+}
+
+static void loop_reap(struct loop *l)
+{
+	CURLMsg *m;
+	int left;
+
+	while ((m = curl_multi_info_read(l->multi, &left))) {
+		struct loop_xfer *x = NULL;
+		CURLcode rc = m->data.result;
+		CURL *h = m->easy_handle;
+
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&x);
+		curl_multi_remove_handle(l->multi, h);
+		if (x && x->done)
+			x->done(l, x, rc);
+	}
+}
+
+static int loop_poll(struct loop *l)
+{
+	struct curl_waitfd wfd[LOOP_MAX_FDS];
+	struct loop_fd fds[LOOP_MAX_FDS];
+	int n = l->nfds, running;
+	CURLMcode mc;
+
+	/* A snapshot: callbacks may add or remove fds. */
+	memcpy(fds, l->fds, sizeof(fds[0]) * (size_t)n);
+	for (int i = 0; i < n; i++)
+		wfd[i] = (struct curl_waitfd){ .fd = fds[i].fd, .events = CURL_WAIT_POLLIN };
+	mc = curl_multi_poll(l->multi, wfd, (unsigned)n, loop_timeout(l), NULL);
+	if (mc != CURLM_OK) {
+		alog(ALOG_ERROR, "curl_multi_poll: %s", curl_multi_strerror(mc));
+		return -1;
+	}
+	for (int i = 0; i < n && !l->stop; i++)
+		if (wfd[i].revents)
+			fds[i].fn(l, fds[i].fd, (short)wfd[i].revents, fds[i].arg);
+	mc = curl_multi_perform(l->multi, &running);
+	if (mc != CURLM_OK) {
+		alog(ALOG_ERROR, "curl_multi_perform: %s", curl_multi_strerror(mc));
+		return -1;
+	}
+	loop_reap(l);
+	return 0;
+}
+
+int loop_run(struct loop *l)
+{
+	while (!l->stop) {
+		atomic_store(&l->heartbeat, mono_ms());
+		if (loop_poll(l))
+			return -1;
+		if (!l->stop)
+			loop_run_timers(l);
+		if (!l->stop && l->idle)
+			l->idle(l, l->idle_arg);
+	}
+	return 0;
+}

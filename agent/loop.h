@@ -1,0 +1,77 @@
+/* The agent's one event loop.
+ *
+ * Why an event loop and not a thread per duty: the stores, the annotations
+ * file and the install state are touched by every duty; with one thread they
+ * need no locks and no shutdown handshakes. libcurl's multi interface runs
+ * the API-server transfers on this thread (curl_multi_poll() also waits on
+ * our own fds: signalfd, inotify), and nothing here blocks for long: every
+ * transfer and every file operation is bounded. The only other thread is
+ * libmicrohttpd's (metrics.c), which reads counters and takes the metrics
+ * lock; it never touches loop state.
+ *
+ * Duties register fds (inotify, signalfd, ...) and timers; phase-2 duties
+ * (stateDir, cpu_manager_state) add theirs the same way:
+ *
+ *   static void on_state(struct loop *l, int fd, short revents, void *arg);
+ *   int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+ *   inotify_add_watch(ifd, state_dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE);
+ *   loop_add_fd(l, ifd, on_state, ctx);
+ *
+ *   static void on_tick(struct loop *l, struct loop_timer *t);
+ *   loop_timer_init(&ctx->tick, on_tick, ctx);
+ *   loop_timer_after(l, &ctx->tick, 1000);
+ */
+#ifndef FLOWSTEER_AGENT_LOOP_H
+#define FLOWSTEER_AGENT_LOOP_H
+
+#include <stdbool.h>
+#include <curl/curl.h>
+
+#define LOOP_MAX_FDS 16
+#define LOOP_MAX_TIMERS 32
+
+struct loop;
+
+typedef void (*loop_fd_fn)(struct loop *l, int fd, short revents, void *arg);
+
+struct loop_timer {
+	void (*fn)(struct loop *l, struct loop_timer *t);
+	void *arg;
+	long long due;	/* monotonic ms; < 0: not armed */
+};
+
+/* A finished transfer: `done` is called with its CURLcode; the handle is
+ * already removed from the multi handle and belongs to the caller again. */
+struct loop_xfer {
+	CURL *h;
+	void (*done)(struct loop *l, struct loop_xfer *x, CURLcode rc);
+	void *arg;
+};
+
+struct loop *loop_new(void);
+void loop_free(struct loop *l);
+
+int loop_add_fd(struct loop *l, int fd, loop_fd_fn fn, void *arg);
+void loop_del_fd(struct loop *l, int fd);
+
+void loop_timer_init(struct loop_timer *t, void (*fn)(struct loop *, struct loop_timer *), void *arg);
+/* Arms (or re-arms) t to fire `ms` from now; registers it on first use. */
+int loop_timer_after(struct loop *l, struct loop_timer *t, long long ms);
+void loop_timer_stop(struct loop_timer *t);
+void loop_timer_forget(struct loop *l, struct loop_timer *t);
+
+/* Starts a transfer (x->h set up by the caller). Returns 0 or -1. */
+int loop_xfer_start(struct loop *l, struct loop_xfer *x);
+/* Aborts a running transfer without calling done. */
+void loop_xfer_abort(struct loop *l, struct loop_xfer *x);
+
+/* Called once per iteration (after fds, transfers and timers). */
+void loop_set_idle(struct loop *l, void (*fn)(struct loop *, void *), void *arg);
+
+/* Runs until loop_stop(); returns 0, or -1 on a poll error (logged). */
+int loop_run(struct loop *l);
+void loop_stop(struct loop *l);
+/* The iteration counter (liveness for /healthz) is read by another thread. */
+long long loop_heartbeat_ms(struct loop *l);
+
+#endif

@@ -1,0 +1,236 @@
+#!/usr/bin/env bats
+# flowsteer-agent's watch duty against the test API server (TLS, token, CA,
+# all on the 127.0.0.1 of a netns the test makes): list+watch fill
+# annotations.json (no file before the first sync, /readyz 503 until then),
+# a dropped watch resumes without a list, 410 Gone relists, a hung server
+# is noticed within the idle bound, 401/403 back off without a tight loop
+# or a crash, a thousand events end in the server's state, the token never
+# shows, and the merge patch phase 2 uses.
+
+bats_require_minimum_version 1.5.0
+
+load helpers
+load agent_helpers
+
+setup() {
+	agent_netns
+	kube_certs
+	agent_sa_dir
+}
+
+teardown() { agent_teardown; }
+
+@test "agent: list+watch fill annotations.json; only flowsteer.io keys, this node's pods; /readyz after sync" {
+	api_start
+	ctl '{"op":"ns","name":"team-a","annotations":{"flowsteer.io/mode":"off","team":"a"}}' \
+		'{"op":"ns","name":"plain","annotations":{"team":"b"}}' \
+		'{"op":"pod","ns":"team-a","name":"web","node":"node-1","uid":"u-web","annotations":{"flowsteer.io/cpus":"0","flowsteer.io/status":"old"}}' \
+		'{"op":"pod","ns":"team-a","name":"elsewhere","node":"node-2","annotations":{"flowsteer.io/cpus":"1"}}'
+	agent_start
+	wait_until 5 file_matches
+	run jq -c . "$AF"
+	[[ $output == '{"namespaces":{"team-a":{"flowsteer.io/mode":"off"}},"pods":{"team-a/web":{"annotations":{"flowsteer.io/cpus":"0"},"uid":"u-web"}},"syncedAt":"'*'Z","version":1}' ]]
+	[ "$(code /readyz)" = 200 ]
+	[ "$(code /healthz)" = 200 ]
+	[ "$(stat -c %a "$AF")" = 644 ]
+}
+
+@test "agent: the file follows ADDED, MODIFIED and DELETED of namespaces and pods" {
+	api_start
+	agent_start
+	wait_until 5 file_matches
+	ctl '{"op":"ns","name":"n1","annotations":{"flowsteer.io/scope":"host"}}' \
+		'{"op":"pod","ns":"n1","name":"p1","node":"node-1","annotations":{"flowsteer.io/mode":"rps"}}'
+	wait_until 3 file_has '.namespaces.n1["flowsteer.io/scope"] == "host" and .pods["n1/p1"]'
+	ctl '{"op":"ns","name":"n1","annotations":{"flowsteer.io/scope":"container"}}' \
+		'{"op":"pod","ns":"n1","name":"p1","node":"node-1","annotations":{"other":"x"}}'
+	wait_until 3 file_has '.namespaces.n1["flowsteer.io/scope"] == "container" and (.pods | length) == 0'
+	ctl '{"op":"delns","name":"n1"}'
+	wait_until 3 file_has '(.namespaces | length) == 0'
+	file_matches
+}
+
+@test "agent: no file before the first sync of both (pods 403), then written; the 403 is logged clearly and backs off" {
+	api_start
+	ctl '{"op":"ns","name":"a","annotations":{"flowsteer.io/mode":"off"}}' '{"op":"fault","fault":"403","resource":"pods"}'
+	agent_start
+	wait_until 5 log_has "HTTP 403"
+	wait_until 5 log_has "namespaces: listed at resourceVersion"
+	sleep 2
+	[ ! -e "$AF" ]
+	[ ! -e "$(dirname "$AF")" ] || [ -z "$(ls -A "$(dirname "$AF")")" ]
+	[ "$(code /readyz)" = 503 ]
+	[ "$(code /healthz)" = 200 ]
+	grep -q 'pods: list: HTTP 403 (namespaces is forbidden: .*the ServiceAccount lacks RBAC' "$A_LOG"
+	# Backoff (100 ms doubling to 1 s, jittered): a handful of requests
+	# in 2 s, not a tight loop.
+	n=$(srv_stat 403)
+	echo "403 answers: $n"
+	[ "$n" -ge 3 ]
+	[ "$n" -le 20 ]
+	kill -0 "$AGENT_PID"
+	ctl '{"op":"fault","fault":"none"}'
+	wait_until 5 file_matches
+	[ "$(code /readyz)" = 200 ]
+}
+
+@test "agent: a rejected token (401) is logged without the token, backs off, recovers when it is fixed" {
+	printf 'wrong-token-%s' "$RANDOM" >"$SA_DIR/token"
+	api_start
+	agent_start --log-level debug
+	wait_until 5 log_has "HTTP 401"
+	sleep 2
+	n=$(srv_stat 401)
+	echo "401 answers: $n"
+	[ "$n" -ge 3 ]
+	[ "$n" -le 20 ]
+	grep -q 'HTTP 401 (Unauthorized): the token is not accepted' "$A_LOG"
+	[ ! -e "$AF" ]
+	# kubelet rotates the token file: the agent picks the new one up.
+	printf '%s' "$KUBE_TOKEN" >"$SA_DIR/token.new"
+	mv "$SA_DIR/token.new" "$SA_DIR/token"
+	wait_until 5 file_matches
+	log_has "token file $SA_DIR/token changed"
+	run ! grep -q -- "$KUBE_TOKEN" "$A_LOG"
+	run ! grep -q 'wrong-token' "$A_LOG"
+}
+
+@test "agent: a dropped watch resumes from its resourceVersion without a list; changes in between arrive" {
+	api_start
+	ctl '{"op":"ns","name":"a","annotations":{"flowsteer.io/mode":"off"}}'
+	agent_start
+	wait_until 5 file_matches
+	lists=$(( $(srv_stat list:namespaces) + $(srv_stat list:pods) ))
+	watches=$(srv_stat watch:namespaces)
+	ctl '{"op":"fault","fault":"drop"}' '{"op":"ns","name":"b","annotations":{"flowsteer.io/mode":"rps"}}'
+	wait_until 5 file_has '.namespaces.b'
+	wait_until 5 test "$(srv_stat watch:namespaces)" -gt "$watches"
+	[ $(( $(srv_stat list:namespaces) + $(srv_stat list:pods) )) -eq "$lists" ]
+	[ "$(metric 'flowsteer_agent_watch_restarts_total{resource="namespaces"}')" -ge 1 ]
+	grep -q 'resourceVersion=' "$KUBE_REQUESTS"
+	file_matches
+}
+
+@test "agent: 410 Gone on the watch (ERROR event) relists and catches up" {
+	api_start
+	agent_start
+	wait_until 5 file_matches
+	lists=$(srv_stat list:namespaces)
+	# Compacted history, then the watch reconnects from an old version.
+	ctl '{"op":"ns","name":"a","annotations":{"flowsteer.io/mode":"off"}}' '{"op":"compact"}' '{"op":"fault","fault":"drop"}'
+	wait_until 5 log_has "namespaces: watch: resourceVersion .* is too old (410 Gone); relisting"
+	wait_until 5 file_has '.namespaces.a'
+	[ "$(srv_stat list:namespaces)" -gt "$lists" ]
+	[ "$(srv_stat gone:namespaces)" -ge 1 ]
+	file_matches
+}
+
+@test "agent: 410 Gone as an HTTP status relists too (list at the old version is 410: fresh list)" {
+	api_start
+	agent_start
+	wait_until 5 file_matches
+	ctl '{"op":"gone_mode","mode":"http"}' '{"op":"pod","ns":"x","name":"p","node":"node-1","annotations":{"flowsteer.io/mode":"rfs"}}' \
+		'{"op":"compact"}' '{"op":"fault","fault":"drop"}'
+	wait_until 5 log_has 'pods: list at resourceVersion "[0-9]*": 410 Gone; listing the current state'
+	wait_until 5 file_has '.pods["x/p"]'
+	file_matches
+}
+
+@test "agent: a hung server is noticed within the idle bound and the watch reconnects" {
+	# Bookmarks every 0.5 s keep a healthy quiet watch alive (as the API
+	# server's, every minute, do against the default 120 s bound).
+	api_start --bookmark-seconds 0.5
+	agent_start --watch-idle-seconds 2
+	wait_until 5 file_matches
+	sleep 3
+	[ "$(metric 'flowsteer_agent_watch_restarts_total{resource="namespaces"}')" -eq 0 ]
+	ctl '{"op":"fault","fault":"hang"}'
+	wait_until 6 log_has "namespaces: watch interrupted: no data for 2 s (idle bound)"
+	echo "noticed after ${WAITED_MS} ms"
+	[ "$WAITED_MS" -le 4500 ]
+	ctl '{"op":"fault","fault":"none"}' '{"op":"ns","name":"after","annotations":{"flowsteer.io/mode":"rps"}}'
+	wait_until 8 file_has '.namespaces.after'
+	[ "$(code /healthz)" = 200 ]
+}
+
+@test "agent: wrong CA: TLS refused (logged), no file; the agent keeps running" {
+	cp "$KT/wrong-ca.crt" "$SA_DIR/ca.crt"
+	api_start
+	agent_start
+	wait_until 5 log_has "namespaces: list: SSL peer certificate or SSH remote key was not OK"
+	[ ! -e "$AF" ]
+	kill -0 "$AGENT_PID"
+	agent_stop TERM
+	[ "$AGENT_STATUS" -eq 0 ]
+}
+
+@test "agent: 1000 events of namespace and pod churn end in the server's state; the token shows nowhere" {
+	api_start
+	agent_start --log-level debug
+	wait_until 5 file_matches
+	ops=$(python3 -c '
+import json, random
+random.seed(7)
+ops = []
+for i in range(1000):
+    r = random.random()
+    n = "ns-%d" % random.randrange(60)
+    if r < 0.35:
+        ops.append({"op": "ns", "name": n, "annotations": {"flowsteer.io/mode": random.choice(["off", "rps", "rfs"]), "x": str(i)}})
+    elif r < 0.45:
+        ops.append({"op": "delns", "name": n})
+    elif r < 0.85:
+        ops.append({"op": "pod", "ns": n, "name": "p%d" % random.randrange(30), "node": random.choice(["node-1", "node-2"]),
+                    "annotations": {"flowsteer.io/cpus": str(random.randrange(2))} if random.random() < 0.7 else {}})
+    else:
+        ops.append({"op": "delpod", "ns": n, "name": "p%d" % random.randrange(30)})
+print(json.dumps({"ops": ops}))')
+	for chunk in 0 1 2 3; do
+		jq -c "{ops: .ops[$((chunk * 250)):$(((chunk + 1) * 250))]}" <<<"$ops" |
+			"${A_EXEC[@]}" curl -sS -m 10 --fail -X POST --data-binary @- "$CTL_URL/ctl" >/dev/null
+	done
+	wait_until 10 file_matches
+	jq '{ns: (.namespaces | length), pods: (.pods | length)}' "$AF"
+	[ "$(metric 'flowsteer_agent_watch_events_total{resource="namespaces"}')" -gt 100 ]
+	writes=$(metric flowsteer_agent_annotations_file_writes_total)
+	echo "file writes for 1000 events: $writes"
+	[ "$writes" -lt 200 ]
+	get /metrics >"$BATS_TEST_TMPDIR/metrics.txt"
+	run ! grep -q -- "$KUBE_TOKEN" "$A_LOG" "$BATS_TEST_TMPDIR/metrics.txt" "$AF"
+	agent_stop TERM
+	[ "$AGENT_STATUS" -eq 0 ]
+}
+
+@test "agent: --kubeconfig (Calico's shape: CA data, token) works outside a cluster" {
+	api_start
+	kube_kubeconfig
+	ctl '{"op":"ns","name":"k","annotations":{"flowsteer.io/mode":"rps"}}'
+	agent_start --kubeconfig "$KUBECONFIG_FILE"
+	wait_until 5 file_has '.namespaces.k'
+	log_has "API server $KUBE_URL"
+}
+
+@test "kube_patch_pod_annotation: merge patch with uid precondition (409 on another incarnation), null removes" {
+	api_start
+	ctl '{"op":"pod","ns":"team-a","name":"web","node":"node-1","uid":"u-1","annotations":{"keep":"me"}}'
+	run "${A_EXEC[@]}" env KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$KUBE_PORT" \
+		"$KPATCH_BIN" --sa-dir "$SA_DIR" team-a web u-1 flowsteer.io/status "rfs both: 2 devices"
+	[ "$status" -eq 0 ]
+	[ "$output" = 200 ]
+	tail -n1 "$KUBE_PATCHES" | jq -e '.contentType == "application/merge-patch+json" and
+		.body == {metadata: {uid: "u-1", annotations: {"flowsteer.io/status": "rfs both: 2 devices"}}}'
+	ctl_get state | jq -e '.pods["team-a/web"].annotations == {keep: "me", "flowsteer.io/status": "rfs both: 2 devices"}'
+	run --separate-stderr "${A_EXEC[@]}" env KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$KUBE_PORT" \
+		"$KPATCH_BIN" --sa-dir "$SA_DIR" team-a web u-OTHER flowsteer.io/status x
+	[ "$status" -eq 1 ]
+	[ "$output" = 409 ]
+	[[ $stderr == *"HTTP 409 (Precondition failed: UID in precondition: u-OTHER"* ]]
+	run "${A_EXEC[@]}" env KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$KUBE_PORT" \
+		"$KPATCH_BIN" --sa-dir "$SA_DIR" team-a web - flowsteer.io/status
+	[ "$status" -eq 0 ]
+	ctl_get state | jq -e '.pods["team-a/web"].annotations == {keep: "me"}'
+	run --separate-stderr "${A_EXEC[@]}" env KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$KUBE_PORT" \
+		"$KPATCH_BIN" --sa-dir "$SA_DIR" team-a gone - flowsteer.io/status x
+	[ "$status" -eq 1 ]
+	[ "$output" = 404 ]
+}

@@ -1,0 +1,132 @@
+# Helpers of the agent-*.bats files: a network namespace per test (the
+# test API server, the agent and the metrics endpoint all live on its
+# 127.0.0.1), certificates and a fake ServiceAccount dir, the agent started
+# and stopped by its id, and comparisons of annotations.json with the
+# server's state. Everything is under $BATS_TEST_TMPDIR or in the netns,
+# removed in teardown whatever happened.
+# shellcheck disable=SC2034 # variables read by the .bats files
+
+load annot_helpers
+load install_helpers
+
+AGENT_BIN=${FLOWSTEER_AGENT_BIN:-$(dirname "$FLOWSTEER_BIN")/flowsteer-agent}
+KPATCH_BIN=${KPATCH_BIN:-$(dirname "$FLOWSTEER_BIN")/test/agent/kpatch}
+AGENT_NODE=node-1
+# Bound on every command here: nothing may hang a test.
+AT=${AT:-20}
+
+# agent_netns: the test's namespace; A_EXEC runs a command in it.
+agent_netns() {
+	A_NS=fsa$$${BATS_TEST_NUMBER}
+	ip netns add "$A_NS"
+	ip -n "$A_NS" link set lo up
+	A_EXEC=(ip netns exec "$A_NS")
+	AF=$BATS_TEST_TMPDIR/run/annotations.json
+	AGENT_PID=
+	KUBE_PID=
+	A_LOG=$BATS_TEST_TMPDIR/agent.log
+}
+
+# agent_sa_dir [TOKEN]: the in-cluster files the agent reads.
+agent_sa_dir() {
+	SA_DIR=$KT/sa
+	mkdir -p "$SA_DIR"
+	cp "$KT/ca.crt" "$SA_DIR/ca.crt"
+	printf '%s' "${1:-$KUBE_TOKEN}" >"$SA_DIR/token"
+}
+
+# api_start [apiserver.py args...]: the test API server in the netns; sets
+# KUBE_PID, KUBE_PORT, CTL_URL.
+api_start() {
+	local i
+	rm -f "$KT/port" "$KT/ctlport"
+	: >"$KUBE_REQUESTS"
+	"${A_EXEC[@]}" "$KUBE_PY" "$KUBE_SERVER" --cert "$KT/srv.crt" --key "$KT/srv.key" \
+		--token "$KUBE_TOKEN" --port-file "$KT/port" --ctl-port-file "$KT/ctlport" \
+		--request-log "$KUBE_REQUESTS" --patch-log "$KUBE_PATCHES" --max-seconds 600 "$@" \
+		>"$KT/server.out" 2>&1 3>&- &
+	KUBE_PID=$!
+	for ((i = 0; i < 200; i++)); do
+		[ -s "$KT/port" ] && [ -s "$KT/ctlport" ] && break
+		kill -0 "$KUBE_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	[ -s "$KT/port" ] || { cat "$KT/server.out" >&2; return 1; }
+	KUBE_PORT=$(cat "$KT/port")
+	KUBE_URL=https://127.0.0.1:$KUBE_PORT
+	CTL_URL=http://127.0.0.1:$(cat "$KT/ctlport")
+}
+
+# ctl OP_JSON...: applies control ops on the server (see apiserver.py).
+ctl() {
+	local ops
+	ops=$(printf '%s\n' "$@" | jq -cs '{ops: .}')
+	"${A_EXEC[@]}" curl -sS -m 10 --fail-with-body -X POST --data-binary "$ops" "$CTL_URL/ctl" >/dev/null
+}
+ctl_get() { "${A_EXEC[@]}" curl -sS -m 10 --fail "$CTL_URL/$1"; }
+# stat NAME: a counter of the server ("list:pods", "watch:namespaces", ...).
+srv_stat() { ctl_get stats | jq -r --arg k "$1" '.[$k] // 0'; }
+
+# agent_start [args...]: the agent in the netns, in-cluster credentials,
+# fast backoff, the install duty off (agent-install.bats has its own). Waits for
+# its metrics port (METRICS).
+agent_start() {
+	local i
+	: >"$A_LOG"
+	"${A_EXEC[@]}" env KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$KUBE_PORT" \
+		timeout -s KILL 300 "$AGENT_BIN" --no-install --node-name "$AGENT_NODE" --sa-dir "$SA_DIR" \
+		--annotations-file "$AF" --metrics-addr 127.0.0.1:0 --backoff-base-ms 100 --backoff-max-ms 1000 \
+		"$@" >"$A_LOG" 2>&1 3>&- &
+	AGENT_PID=$!
+	for ((i = 0; i < 200; i++)); do
+		grep -q 'metrics on .*(port [0-9]*)' "$A_LOG" && break
+		kill -0 "$AGENT_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	METRICS=http://127.0.0.1:$(sed -n 's/.*metrics on .*(port \([0-9]*\)).*/\1/p' "$A_LOG" | head -n1)
+}
+
+# agent_stop [SIGNAL]: AGENT_STATUS = its exit status.
+agent_stop() {
+	kill "-${1:-TERM}" "$AGENT_PID"
+	AGENT_STATUS=0
+	wait "$AGENT_PID" || AGENT_STATUS=$?
+	AGENT_PID=
+}
+
+agent_teardown() {
+	if [ -n "${AGENT_PID:-}" ]; then
+		kill -KILL "$AGENT_PID" 2>/dev/null || true
+		wait "$AGENT_PID" 2>/dev/null || true
+	fi
+	kube_server_stop
+	[ -n "${A_NS:-}" ] && ip netns del "$A_NS" 2>/dev/null
+	if [ -f "${A_LOG:-}" ]; then
+		echo "--- agent log (last 60 lines):"
+		tail -n 60 "$A_LOG"
+	fi
+	[ -f "${KT:-}/server.out" ] && { echo "--- server:"; tail -n 20 "$KT/server.out"; }
+	# Under SANITIZE=1 a report fails the test even when the agent went on.
+	! grep -qE 'runtime error:|ERROR: (Address|Leak)Sanitizer' "${A_LOG:-/dev/null}" 2>/dev/null
+}
+
+# get PATH: GET on the agent's metrics server; prints the body.
+get() { "${A_EXEC[@]}" curl -sS -m 5 "$METRICS$1"; }
+# code PATH: the HTTP status of PATH.
+code() { "${A_EXEC[@]}" curl -s -o /dev/null -m 5 -w '%{http_code}' "$METRICS$1"; }
+# metric NAME{LABELS}: its value (empty if absent).
+metric() { get /metrics | awk -v m="$1" '$1 == m {print $2}'; }
+
+# What annotations.json must hold for the server's state: flowsteer.io/*
+# keys but status, objects without any left out, this node's pods only.
+expected_file() {
+	ctl_get state | jq -S --arg node "$AGENT_NODE" '
+	  def fs: with_entries(select((.key | startswith("flowsteer.io/")) and .key != "flowsteer.io/status"));
+	  {namespaces: (.namespaces | map_values(fs) | with_entries(select(.value != {}))),
+	   pods: (.pods | with_entries(select(.value.node == $node)) | map_values({uid, annotations: (.annotations | fs)})
+	          | with_entries(select(.value.annotations != {})))}'
+}
+actual_file() { jq -S 'del(.syncedAt, .version)' "$AF"; }
+file_matches() { [ -f "$AF" ] && diff <(expected_file) <(actual_file) >/dev/null; }
+file_has() { [ -f "$AF" ] && jq -e "$1" "$AF" >/dev/null 2>&1; }
+log_has() { grep -q -- "$1" "$A_LOG"; }
