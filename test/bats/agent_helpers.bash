@@ -67,6 +67,19 @@ ctl_get() { "${A_EXEC[@]}" curl -sS -m 10 --fail "$CTL_URL/$1"; }
 # stat NAME: a counter of the server ("list:pods", "watch:namespaces", ...).
 srv_stat() { ctl_get stats | jq -r --arg k "$1" '.[$k] // 0'; }
 
+# reap PID: ends the `timeout` PID and the agent it runs. `timeout` passes
+# TERM on to its child but not KILL, so the child is killed by name too,
+# whatever happened.
+reap() {
+	local i
+	[ -n "$1" ] || return 0
+	kill -TERM "$1" 2>/dev/null || true
+	for ((i = 0; i < 40; i++)); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
+	pkill -KILL -P "$1" 2>/dev/null || true
+	kill -KILL "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
 # agent_start [args...]: the agent in the netns, in-cluster credentials,
 # fast backoff, the install duty off (agent-install.bats has its own). Waits for
 # its metrics port (METRICS).
@@ -95,10 +108,7 @@ agent_stop() {
 }
 
 agent_teardown() {
-	if [ -n "${AGENT_PID:-}" ]; then
-		kill -KILL "$AGENT_PID" 2>/dev/null || true
-		wait "$AGENT_PID" 2>/dev/null || true
-	fi
+	reap "${AGENT_PID:-}"
 	kube_server_stop
 	[ -n "${A_NS:-}" ] && ip netns del "$A_NS" 2>/dev/null
 	if [ -f "${A_LOG:-}" ]; then

@@ -95,6 +95,10 @@ stop_watch() {
 
 teardown_watch() {
 	if [ -n "${WATCH_PID:-}" ]; then
+		# timeout(1) passes TERM on to the agent, not KILL.
+		kill -TERM "$WATCH_PID" 2>/dev/null || true
+		sleep 0.2
+		pkill -KILL -P "$WATCH_PID" 2>/dev/null || true
 		kill -KILL "$WATCH_PID" 2>/dev/null || true
 		wait "$WATCH_PID" 2>/dev/null || true
 		WATCH_PID=
