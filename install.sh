@@ -27,9 +27,10 @@ BIN=${FLOWSTEER_BIN:-$REPO/build/flowsteer}
 # libnl-route-3 and libcap; cJSON is built from Debian's source package
 # (apt-get source: dpkg-dev and a deb-src entry, see deb_src below).
 BUILD_DEPS=(build-essential pkg-config dpkg-dev libnl-3-dev libnl-route-3-dev libcap-dev)
-# What `make test`, `make e2e` and `make demo` need on top (libcjson-dev:
-# the dynamic builds for valgrind, ASan and fuzzing).
-TEST_DEPS=(libcjson-dev libcmocka-dev file bats jq iproute2 iperf3 sysstat gnuplot-nox golang-go
+# What `make` (the agent too), `make test`, `make e2e` and `make demo` need
+# on top (libcjson-dev: the agent and the dynamic builds for valgrind, ASan
+# and fuzzing; libcurl, libmicrohttpd, libyaml: the agent).
+TEST_DEPS=(libcjson-dev libcurl4-openssl-dev libmicrohttpd-dev libyaml-dev libcmocka-dev file bats jq iproute2 iperf3 sysstat gnuplot-nox golang-go
 	golang-github-appc-cni-dev containernetworking-plugins hyperfine python3 python3-yaml openssl)
 
 say() { printf 'install.sh: %s\n' "$*"; }
