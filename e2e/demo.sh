@@ -31,7 +31,7 @@ deps_missing() {
 	for t in cc make pkg-config dpkg-source jq ip tc iperf3 mpstat gnuplot go nsenter flock taskset ss clang; do
 		command -v "$t" >/dev/null 2>&1 || echo "$t"
 	done
-	for m in libcjson libnl-3.0 libnl-route-3.0 libcap; do
+	for m in libcjson libnl-3.0 libnl-route-3.0 libcap libcurl libmicrohttpd yaml-0.1; do
 		pkg-config --exists "$m" 2>/dev/null || echo "$m"
 	done
 	[ -d /usr/share/gocode/src/github.com/containernetworking/cni/libcni ] || echo libcni
