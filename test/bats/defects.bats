@@ -180,12 +180,13 @@ plant_node_json() {
 
 @test "escaped NULs in strings are configuration errors naming the key" {
 	make_pod p1
-	run_helper 1 cni ADD "$(conf 1.0.0 | sed 's|"stateDir":"[^"]*"|"stateDir":"/x\\u0000/../y"|')"
+	# Cut short, "$T/x\u0000/../y" would be the stateDir "$T/x".
+	run_helper 1 cni ADD "$(conf 1.0.0 | sed "s|\"stateDir\":\"[^\"]*\"|\"stateDir\":\"$BATS_TEST_TMPDIR/x\\\\u0000/../y\"|")"
 	assert_json "$output" .code 7
 	[[ $(jq -r .msg <<<"$output") == *'"stateDir" holds an escaped NUL'* ]]
 	run_helper 1 cni ADD "$(conf 1.0.0 '.mode = "rfs"' | sed 's|"mode":"rfs"|"mode":"rfs\\u0000junk"|')"
 	[[ $(jq -r .msg <<<"$output") == *'"mode" holds an escaped NUL'* ]]
-	[ ! -e /x ]
+	[ ! -e "$BATS_TEST_TMPDIR/x" ]
 }
 
 @test "conflist insert --entry with an escaped NUL: refused naming the key, file untouched" {
