@@ -65,7 +65,7 @@ int cni_add(struct cni_ctx *ctx, struct fs_err *e)
 	struct attachment *a = attachment_new();
 	struct state st = STATE_INIT;
 	struct kview kv = KVIEW_INIT;
-	struct prevres_ifaces pi;
+	char host[16];
 	int ret = -1;
 
 	if (!a)
@@ -75,9 +75,9 @@ int cni_add(struct cni_ctx *ctx, struct fs_err *e)
 			"ADD needs prevResult: flowsteer is a chained plugin and must follow calico in a conflist");
 		goto out;
 	}
-	if (prevres_find(cfg->prev_result, ctx->env.netns, ctx->env.ifname, &pi, e))
+	if (prevres_host(cfg->prev_result, host, e))
 		goto out;
-	req.host_hint = pi.host;
+	req.host_hint = host;
 	ctx->out = prevres_convert(cfg->prev_result, cfg->cni_version, e);
 	if (!ctx->out || plan_add(&req, &kv, a, e))
 		goto out;

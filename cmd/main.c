@@ -125,7 +125,7 @@ static int cni_finish(struct cni_ctx *ctx, const char *command, int ret, struct 
 	if (e->code || ret) {
 		if (!e->code)
 			err_set(e, CNI_ERR_IO, "%s failed", command);
-		log_msg(LOG_LVL_ERROR, "code %d: %s%s%s", e->code, e->msg, e->details[0] ? ": " : "", e->details);
+		log_msg(LOG_LVL_ERROR, "code %d: %s", e->code, e->msg);
 		cni_error_print(stdout, ctx->cfg.cni_version[0] ? ctx->cfg.cni_version : NULL, e);
 		ret = 1;
 	} else if (ctx->out && cni_json_print(stdout, ctx->out)) {

@@ -165,8 +165,6 @@ void cni_error_print(FILE *out, const char *version, const struct fs_err *e)
 				version && cni_version_supported(version) ? version : "1.1.0");
 	cJSON_AddNumberToObject(o, "code", e->code ? e->code : 999);
 	cJSON_AddStringToObject(o, "msg", e->msg[0] ? e->msg : "unknown error");
-	if (e->details[0])
-		cJSON_AddStringToObject(o, "details", e->details);
 	cni_json_print(out, o);
 	cJSON_Delete(o);
 }

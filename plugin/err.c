@@ -19,22 +19,6 @@ int err_set(struct fs_err *e, int code, const char *fmt, ...)
 	return -1;
 }
 
-void err_detail(struct fs_err *e, const char *fmt, ...)
-{
-	size_t len = strlen(e->details);
-	va_list ap;
-
-	if (len + 3 >= sizeof(e->details))
-		return;
-	if (len) {
-		memcpy(e->details + len, "; ", 3);
-		len += 2;
-	}
-	va_start(ap, fmt);
-	vsnprintf(e->details + len, sizeof(e->details) - len, fmt, ap);
-	va_end(ap);
-}
-
 void warn_add(struct fs_warn *w, const char *fmt, ...)
 {
 	va_list ap;

@@ -23,16 +23,12 @@ enum {
 struct fs_err {
 	int code;          /* 0 while no error was set */
 	char msg[512];
-	char details[1024];
 };
 
 /* Sets code and message (first error wins); always returns -1 so callers can
  * write `return err_set(e, ...)`. */
 int err_set(struct fs_err *e, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* Appends context to details without touching code or message. */
-void err_detail(struct fs_err *e, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
 
 #define FS_MAX_WARNINGS 32
 

@@ -5,13 +5,12 @@
 #include "prevres.h"
 #include "util.h"
 
-int prevres_find(const cJSON *prev, const char *netns, const char *ifname,
-		 struct prevres_ifaces *out, struct fs_err *e)
+int prevres_host(const cJSON *prev, char host[16], struct fs_err *e)
 {
 	const cJSON *ifs = cJSON_GetObjectItemCaseSensitive(prev, "interfaces"), *it;
-	int i = 0, fallback = -1, exact = -1;
+	int i = 0;
 
-	memset(out, 0, sizeof(*out));
+	host[0] = '\0';
 	if (!ifs || cJSON_IsNull(ifs))
 		return 0;
 	if (!cJSON_IsArray(ifs))
@@ -19,8 +18,6 @@ int prevres_find(const cJSON *prev, const char *netns, const char *ifname,
 	cJSON_ArrayForEach(it, ifs) {
 		const cJSON *name = cJSON_GetObjectItemCaseSensitive(it, "name");
 		const cJSON *sandbox = cJSON_GetObjectItemCaseSensitive(it, "sandbox");
-		const cJSON *mac = cJSON_GetObjectItemCaseSensitive(it, "mac");
-		bool in_sandbox;
 
 		if (!cJSON_IsObject(it) || !cJSON_IsString(name))
 			return err_set(e, CNI_ERR_INVALID_CONFIG,
@@ -32,24 +29,11 @@ int prevres_find(const cJSON *prev, const char *netns, const char *ifname,
 		if (sandbox && !cJSON_IsString(sandbox) && !cJSON_IsNull(sandbox))
 			return err_set(e, CNI_ERR_INVALID_CONFIG,
 				       "prevResult.interfaces[%d].sandbox must be a string", i);
-		in_sandbox = cJSON_IsString(sandbox) && sandbox->valuestring[0];
-		if (!in_sandbox) {
-			/* Calico reports one host veth; the first wins. */
-			if (!out->host[0]) {
-				strcpy(out->host, name->valuestring);
-				if (cJSON_IsString(mac))
-					snprintf(out->host_mac, sizeof(out->host_mac), "%s", mac->valuestring);
-			}
-		} else if (!strcmp(name->valuestring, ifname)) {
-			if (netns && !strcmp(sandbox->valuestring, netns))
-				exact = i;
-			else if (fallback < 0)
-				fallback = i;
-		}
+		/* Calico reports one host veth; the first wins. */
+		if (!host[0] && !(cJSON_IsString(sandbox) && sandbox->valuestring[0]))
+			strcpy(host, name->valuestring);
 		i++;
 	}
-	if (exact >= 0 || fallback >= 0)
-		strcpy(out->container, ifname);
 	return 0;
 }
 

@@ -8,17 +8,12 @@
 
 #include "err.h"
 
-struct prevres_ifaces {
-	char host[16];        /* host-side veth ("" when not reported) */
-	char container[16];   /* the pod interface ("" when not reported) */
-	char host_mac[32];
-};
-
-/* Finds the container entry (sandbox == netns, name == ifname; a sandboxed
- * entry named ifname when the paths are spelt differently) and the host entry
- * (no sandbox). Interface names are validated: code 7 names the bad one. */
-int prevres_find(const cJSON *prev, const char *netns, const char *ifname,
-		 struct prevres_ifaces *out, struct fs_err *e);
+/* Every interface entry is checked (a name the kernel could have, a string
+ * or null sandbox; code 7 names the bad one) and the first entry without a
+ * sandbox — the host side, as Calico reports it — is copied to host ("" when
+ * there is none). It is only a hint: the kernel says which device is the
+ * pod's peer (docs/devices.md). */
+int prevres_host(const cJSON *prev, char host[16], struct fs_err *e);
 /* A copy of prevResult in cniVersion `version` (ips[].version is a 0.x field;
  * ips[].interface and everything else pass through unchanged). */
 cJSON *prevres_convert(const cJSON *prev, const char *version, struct fs_err *e);

@@ -5,7 +5,7 @@
  *
  *   cni_stdin_read      (size cap, NUL bytes)
  *   config_parse        (every key; DEL's lenient config_parse_paths too)
- *   prevres_find        (interface names, sandbox matching)
+ *   prevres_host        (interface names, the host-side hint)
  *   prevres_convert     (into every supported cniVersion)
  *   annot_decide        (runtimeConfig pod annotations, and the input's
  *                        "fuzzNamespaceAnnotations" object as the namespace's)
@@ -140,17 +140,15 @@ static void check_config(const struct fs_config *c)
 	CHECK(!c->valid_attachments || cJSON_IsArray(c->valid_attachments));
 }
 
-static void fuzz_prevres(const struct fs_config *c, const char *netns, const char *ifname)
+static void fuzz_prevres(const struct fs_config *c)
 {
-	struct prevres_ifaces pi;
 	struct fs_err e = { 0 };
+	char host[16];
 
-	if (prevres_find(c->prev_result, netns, ifname, &pi, &e) == 0) {
-		CHECK(!pi.host[0] || ifname_valid(pi.host));
-		CHECK(!pi.container[0] || !strcmp(pi.container, ifname));
-	} else {
+	if (prevres_host(c->prev_result, host, &e) == 0)
+		CHECK(!host[0] || ifname_valid(host));
+	else
 		CHECK(e.code == CNI_ERR_INVALID_CONFIG && e.msg[0]);
-	}
 	for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
 		cJSON *out = prevres_convert(c->prev_result, versions[i], &e);
 		char *s;
@@ -261,8 +259,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fs_config c;
 	struct fs_err e = { 0 };
-	const cJSON *v;
-	const char *ifname = "eth0", *netns = "/var/run/netns/cni-fuzz";
 	int ret;
 
 	fuzz_stdin(data, size);
@@ -287,15 +283,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_config(&c);
 	fuzz_strings(c.root, 0);
 
-	/* CNI_IFNAME / CNI_NETNS as the input asks (validated like cni_env_read). */
-	v = cJSON_GetObjectItemCaseSensitive(c.root, "fuzzIfname");
-	if (cJSON_IsString(v) && ifname_valid(v->valuestring))
-		ifname = v->valuestring;
-	v = cJSON_GetObjectItemCaseSensitive(c.root, "fuzzNetns");
-	if (cJSON_IsString(v) && v->valuestring[0] == '/')
-		netns = v->valuestring;
 	if (c.prev_result)
-		fuzz_prevres(&c, netns, ifname);
+		fuzz_prevres(&c);
 	fuzz_annotations(&c);
 	config_free(&c);
 	return 0;
