@@ -164,6 +164,16 @@ tb_init() {
 # Removes everything this run made: its processes (by PID), its pods'
 # namespaces, its nodes' namespaces (which takes their devices), the temp
 # dir (kept with E2E_KEEP=1), and the initial-netns sysctl it changed.
+# claims_drop DIR: the node claims (docs/state.md) of stateDirs below DIR,
+# left when a run ends with pods still holding its nodes' devices.
+claims_drop() {
+	local c
+	for c in /run/lock/flowsteer-net*.claim; do
+		[ -e "$c" ] && [[ $(cat "$c") == "$1"/* ]] && rm -f "$c"
+	done
+	return 0
+}
+
 tb_cleanup() {
 	local rc=$? pid ns n
 	trap - EXIT INT TERM
@@ -184,6 +194,7 @@ tb_cleanup() {
 	if [ -n "$TB_SOCKFLOW_ORIG" ]; then
 		echo "$TB_SOCKFLOW_ORIG" >/proc/sys/net/core/rps_sock_flow_entries
 	fi
+	claims_drop "${TB_TMP:-/nonexistent}"
 	if [ -n "${TB_TMP:-}" ] && [ -d "$TB_TMP" ]; then
 		if [ "${E2E_KEEP:-0}" = 1 ]; then
 			e2e_log "e2e: kept $TB_TMP (E2E_KEEP=1)"

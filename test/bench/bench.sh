@@ -83,8 +83,12 @@ NODE=${P}n
 W=$(mktemp -d "$STATE_BASE/flowsteer-bench.XXXXXX")
 NSS=()
 cleanup() {
-	local n
+	local n c
 	for ((n = ${#NSS[@]} - 1; n >= 0; n--)); do ip netns del "${NSS[$n]}" 2>/dev/null || true; done
+	# The node claim of this run's stateDir (docs/state.md).
+	for c in /run/lock/flowsteer-net*.claim; do
+		[ -e "$c" ] && [[ $(cat "$c") == "$W"/* ]] && rm -f "$c"
+	done
 	rm -rf "$W"
 }
 trap cleanup EXIT
