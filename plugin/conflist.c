@@ -450,15 +450,81 @@ out:
 	return ret;
 }
 
+/* An edit ends with the new text, or CONFLIST_UNCHANGED when no step
+ * changed anything. Takes cur. */
+static int edit_done(char *cur, size_t curlen, int steps, char **out, size_t *outlen)
+{
+	if (!steps) {
+		free(cur);
+		return CONFLIST_UNCHANGED;
+	}
+	*out = cur;
+	*outlen = curlen;
+	return 0;
+}
+
+/* A .conf: one plugin, no list; it becomes a list with the entry after it. */
+static int insert_conf(const cJSON *root, const cJSON *entry, char **out, size_t *outlen,
+		       bool *converted, struct fs_err *e)
+{
+	if (!string_of(root, "type"))
+		return err_set(e, CNI_ERR_INVALID_CONFIG,
+			       "neither a plugin list (no \"plugins\") nor a plugin (no \"type\")");
+	if (plugin_is(root, "flowsteer"))
+		return err_set(e, CNI_ERR_INVALID_CONFIG,
+			       "a flowsteer-only config: flowsteer chains after another plugin");
+	if (entry_check(entry, string_of(root, "cniVersion"), string_of(root, "name"), e) ||
+	    conf_convert(root, entry, out, outlen, e))
+		return -1;
+	if (converted)
+		*converted = true;
+	return 0;
+}
+
+/* A list: one step at a time (drop a duplicate, move an entry before
+ * calico, replace or insert ours) until nothing is left to do. */
+static int insert_list(const char *buf, size_t len, const cJSON *entry, char **out, size_t *outlen,
+		       struct fs_err *e)
+{
+	char *text = cJSON_PrintUnformatted(entry), *cur = malloc(len + 1), *next;
+	size_t curlen = len, nextlen;
+	int ret = 0, steps = 0;
+	bool last = false;
+
+	if (!text || !cur) {
+		ret = err_set(e, CNI_ERR_IO, "out of memory");
+		goto out;
+	}
+	memcpy(cur, buf, len);
+	cur[len] = '\0';
+	while (!last) {
+		next = NULL;
+		nextlen = 0;
+		ret = insert_step(cur, curlen, entry, text, &next, &nextlen, &last, e);
+		if (ret)
+			break;
+		free(cur);
+		cur = next;
+		curlen = nextlen;
+		steps++;
+	}
+	if (ret >= 0) {
+		ret = edit_done(cur, curlen, steps, out, outlen);
+		cur = NULL;
+	}
+out:
+	free(cur);
+	free(text);
+	return ret;
+}
+
 int conflist_insert(const char *buf, size_t len, const cJSON *entry, char **out, size_t *outlen,
 		    bool *converted, struct fs_err *e)
 {
 	cJSON *root = NULL, *def = NULL;
 	const cJSON *plugins;
 	struct layout l;
-	char *cur = NULL, *text = NULL;
-	size_t curlen = len;
-	int ret, steps = 0;
+	int ret;
 
 	*out = NULL;
 	*outlen = 0;
@@ -471,67 +537,10 @@ int conflist_insert(const char *buf, size_t len, const cJSON *entry, char **out,
 	}
 	ret = doc_load(buf, len, &root, &plugins, &l, e);
 	layout_free(&l);
-	if (ret < 0)
-		goto out;
-	if (ret == 1) {
-		/* A .conf: one plugin, no list. */
-		if (!string_of(root, "type")) {
-			ret = err_set(e, CNI_ERR_INVALID_CONFIG,
-				      "neither a plugin list (no \"plugins\") nor a plugin (no \"type\")");
-			goto out;
-		}
-		if (plugin_is(root, "flowsteer")) {
-			ret = err_set(e, CNI_ERR_INVALID_CONFIG,
-				      "a flowsteer-only config: flowsteer chains after another plugin");
-			goto out;
-		}
-		ret = entry_check(entry, string_of(root, "cniVersion"), string_of(root, "name"), e);
-		if (ret)
-			goto out;
-		ret = conf_convert(root, entry, out, outlen, e);
-		if (!ret && converted)
-			*converted = true;
-		goto out;
-	}
-	ret = entry_check(entry, string_of(root, "cniVersion"), string_of(root, "name"), e);
-	if (ret)
-		goto out;
-	text = cJSON_PrintUnformatted(entry);
-	cur = malloc(len + 1);
-	if (!text || !cur) {
-		ret = err_set(e, CNI_ERR_IO, "out of memory");
-		goto out;
-	}
-	memcpy(cur, buf, len);
-	cur[len] = '\0';
-	for (;;) {
-		char *next = NULL;
-		size_t nextlen = 0;
-		bool last = false;
-
-		ret = insert_step(cur, curlen, entry, text, &next, &nextlen, &last, e);
-		if (ret < 0)
-			goto out;
-		if (ret == 1)
-			break;
-		free(cur);
-		cur = next;
-		curlen = nextlen;
-		steps++;
-		if (last)
-			break;
-	}
-	if (!steps) {
-		ret = CONFLIST_UNCHANGED;
-		goto out;
-	}
-	*out = cur;
-	*outlen = curlen;
-	cur = NULL;
-	ret = 0;
-out:
-	free(cur);
-	free(text);
+	if (ret == 1)
+		ret = insert_conf(root, entry, out, outlen, converted, e);
+	else if (ret == 0 && !(ret = entry_check(entry, string_of(root, "cniVersion"), string_of(root, "name"), e)))
+		ret = insert_list(buf, len, entry, out, outlen, e);
 	cJSON_Delete(root);
 	cJSON_Delete(def);
 	return ret;
@@ -583,14 +592,7 @@ int conflist_remove(const char *buf, size_t len, char **out, size_t *outlen, str
 		cur = next;
 		steps++;
 	}
-	if (!steps) {
-		ret = CONFLIST_UNCHANGED;
-		goto out;
-	}
-	*out = cur;
-	*outlen = curlen;
-	cur = NULL;
-	ret = 0;
+	return edit_done(cur, curlen, steps, out, outlen);
 out:
 	free(cur);
 	return ret;
