@@ -107,6 +107,8 @@ int js_keys(const struct jschema *s, const cJSON *obj, const char *const *keys, 
 {
 	const cJSON *c;
 
+	if (!cJSON_IsObject(obj))
+		return err_set(s->e, s->code, "%s: an object is expected here", s->where);
 	cJSON_ArrayForEach(c, obj) {
 		size_t i = 0;
 

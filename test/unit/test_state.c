@@ -122,6 +122,21 @@ static void test_refused(void **state)
 	refuse(bad_cid, "containerId \"../../etc\"");
 }
 
+/* Not an object at all (a list where a record should be): refused, not
+ * read as keys of nothing. Found by the fuzzer. */
+static void test_not_object(void **state)
+{
+	struct attachment *a = attachment_new();
+	struct fs_err e = { 0 };
+	cJSON *j = cJSON_Parse("[\"logFile\"]");
+
+	(void)state;
+	assert_int_equal(state_attachment_parse(j, "rec", a, &e), -1);
+	assert_non_null(strstr(e.msg, "an object is expected"));
+	cJSON_Delete(j);
+	attachment_free(a);
+}
+
 static void test_result(void **state)
 {
 	struct attachment *a = sample();
@@ -146,6 +161,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_not_object),
 		cmocka_unit_test(test_result),
 	};
 
