@@ -4,9 +4,7 @@
 # cpus narrowing; bad values are warnings and never fail the pod. Asserts the
 # sysfs values inside the pod netns and on the host veth, and the result.
 
-bats_require_minimum_version 1.5.0
 load helpers
-load annot_helpers
 
 setup() {
 	setup_node
@@ -14,9 +12,7 @@ setup() {
 	ALL=$(all_cpus_mask)
 }
 
-teardown() {
-	teardown_node
-}
+teardown() { teardown_node; }
 
 # rconf ANNOTATIONS_JSON [JQ_FILTER]: conf 1.0.0 as containerd sends it to a
 # plugin that declared the capability.
@@ -26,220 +22,142 @@ rconf() {
 		 | .runtimeConfig = {"io.kubernetes.cri.pod-annotations": $a} | '"${2:-.}"
 }
 
-is_zero_mask() { [[ $1 =~ ^[0,]+$ ]]; }
-
-online_list() { cat /sys/devices/system/cpu/online; }
-last_cpu() { mask_list "$ALL" | tr ',-' '\n\n' | tail -1; }
-
-fs() { echo "$output" | jq -r ".flowsteer$1"; }
-
-assert_pod_tuned() { # MASK FLOW_CNT
-	[ "$(pod_sysfs "$POD_NS" rps_cpus)" = "$1" ]
-	[ "$(pod_sysfs "$POD_NS" rps_flow_cnt)" = "$2" ]
-}
-assert_host_tuned() { # MASK FLOW_CNT
-	[ "$(node_sysfs "$HOST_VETH" rps_cpus)" = "$1" ]
-	[ "$(node_sysfs "$HOST_VETH" rps_flow_cnt)" = "$2" ]
-}
-assert_pod_untouched() {
-	is_zero_mask "$(pod_sysfs "$POD_NS" rps_cpus)"
-	[ "$(pod_sysfs "$POD_NS" rps_flow_cnt)" = 0 ]
-}
-assert_host_untouched() {
-	is_zero_mask "$(node_sysfs "$HOST_VETH" rps_cpus)"
-	[ "$(node_sysfs "$HOST_VETH" rps_flow_cnt)" = 0 ]
-}
-
 @test "runtime annotations without ours: configuration decides (opt-out, rfs, both)" {
-	run cni ADD "$(rconf '{"app":"web","io.kubernetes.pod.namespace":"team-a"}')"
-	[ "$status" -eq 0 ]
-	[ "$(fs .source)" = config ]
-	[ "$(fs .mode)" = rfs ]
-	[ "$(fs .scope)" = both ]
-	[ "$(fs '.warnings|length')" = 0 ]
-	assert_pod_tuned "$ALL" 32768
-	assert_host_tuned "$ALL" 32768
+	run_helper cni ADD "$(rconf '{"app":"web","io.kubernetes.pod.namespace":"team-a"}')"
+	expect_result source=config mode=rfs scope=both 'warnings | length=0'
+	expect_tuned "$ALL" 32768 pod "$HOST_VETH"
 }
 
 @test "runtime annotations null: configuration decides" {
-	run cni ADD "$(rconf null)"
-	[ "$status" -eq 0 ]
-	[ "$(fs .source)" = config ]
-	[ "$(fs .mode)" = rfs ]
-	assert_pod_tuned "$ALL" 32768
+	run_helper cni ADD "$(rconf null)"
+	expect_result source=config mode=rfs
+	expect_tuned "$ALL" 32768 pod
 }
 
 @test "flowsteer.io/mode off: the pod is left alone, source runtime" {
-	run cni ADD "$(rconf '{"flowsteer.io/mode":"off"}')"
-	[ "$status" -eq 0 ]
-	[ "$(fs .mode)" = off ]
-	[ "$(fs .source)" = runtime ]
-	[ "$(echo "$output" | jq '[.flowsteer.devices[]? | select(.status == "applied")] | length')" = 0 ]
-	# prevResult still passed on unchanged
-	[ "$(echo "$output" | jq -r '.interfaces[1].name')" = eth0 ]
-	assert_pod_untouched
-	assert_host_untouched
-	is_zero_mask "$(node_sysfs ul0 rps_cpus)"
-
-	run cni DEL "$(rconf '{"flowsteer.io/mode":"off"}')"
-	[ "$status" -eq 0 ]
+	c=$(rconf '{"flowsteer.io/mode":"off"}')
+	run_helper cni ADD "$c"
+	expect_result mode=off source=runtime
+	assert_json "$output" '[.flowsteer.devices[]? | select(.status == "applied")] | length' 0
+	expect_prev_passed "$c"
+	expect_untouched pod "$HOST_VETH" ul0
+	cni_del "$c"
 }
 
 @test "flowsteer.io/mode rps: rps_cpus set, no flow table" {
-	run cni ADD "$(rconf '{"flowsteer.io/mode":"rps"}')"
-	[ "$status" -eq 0 ]
-	[ "$(fs .mode)" = rps ]
-	[ "$(fs .source)" = runtime ]
-	assert_pod_tuned "$ALL" 0
-	assert_host_tuned "$ALL" 0
+	run_helper cni ADD "$(rconf '{"flowsteer.io/mode":"rps"}')"
+	expect_result mode=rps source=runtime
+	expect_tuned "$ALL" 0 pod "$HOST_VETH"
 }
 
 @test "flowsteer.io/mode rfs overrides a configured mode rps" {
-	run cni ADD "$(rconf '{"flowsteer.io/mode":"rfs"}' '.mode = "rps"')"
-	[ "$status" -eq 0 ]
-	[ "$(fs .mode)" = rfs ]
-	[ "$(fs .source)" = runtime ]
-	assert_pod_tuned "$ALL" 32768
-	assert_host_tuned "$ALL" 32768
+	run_helper cni ADD "$(rconf '{"flowsteer.io/mode":"rfs"}' '.mode = "rps"')"
+	expect_result mode=rfs source=runtime
+	expect_tuned "$ALL" 32768 pod "$HOST_VETH"
 }
 
 @test "flowsteer.io/scope container: only the pod side is tuned" {
-	run cni ADD "$(rconf '{"flowsteer.io/scope":"container"}')"
-	[ "$status" -eq 0 ]
-	[ "$(fs .scope)" = container ]
-	[ "$(fs .source)" = runtime ]
-	assert_pod_tuned "$ALL" 32768
-	assert_host_untouched
+	run_helper cni ADD "$(rconf '{"flowsteer.io/scope":"container"}')"
+	expect_result scope=container source=runtime
+	expect_tuned "$ALL" 32768 pod
+	expect_untouched "$HOST_VETH"
 }
 
 @test "flowsteer.io/scope host: only the host side is tuned" {
-	run cni ADD "$(rconf '{"flowsteer.io/scope":"host","flowsteer.io/mode":"rps"}')"
-	[ "$status" -eq 0 ]
-	[ "$(fs .scope)" = host ]
-	[ "$(fs .mode)" = rps ]
-	assert_pod_untouched
-	assert_host_tuned "$ALL" 0
-	[ "$(node_sysfs ul0 rps_cpus)" = "$ALL" ]
+	run_helper cni ADD "$(rconf '{"flowsteer.io/scope":"host","flowsteer.io/mode":"rps"}')"
+	expect_result scope=host mode=rps
+	expect_untouched pod
+	expect_tuned "$ALL" 0 "$HOST_VETH" ul0
 }
 
 @test "flowsteer.io/cpus narrows the pod's mask" {
-	local last want
+	local last
 	last=$(last_cpu)
 	[ "$last" -ge 1 ] || skip "needs two online CPUs"
-	run cni ADD "$(rconf "{\"flowsteer.io/cpus\":\"$last\"}")"
-	[ "$status" -eq 0 ]
-	[ "$(fs .cpus)" = "$last" ]
-	[ "$(fs .source)" = runtime ]
-	[ "$(fs '.warnings|length')" = 0 ]
-	[ "$(mask_list "$(pod_sysfs "$POD_NS" rps_cpus)")" = "$last" ]
-	[ "$(mask_list "$(node_sysfs "$HOST_VETH" rps_cpus)")" = "$last" ]
+	run_helper cni ADD "$(rconf "{\"flowsteer.io/cpus\":\"$last\"}")"
+	expect_result cpus="$last" source=runtime 'warnings | length=0'
+	expect_tuned "$(kmask "$last")" 32768 pod "$HOST_VETH"
 }
 
 @test "flowsteer.io/cpus naming a CPU the config excludes is refused" {
-	local last want
-	last=$(last_cpu)
-	[ "$last" -ge 1 ] || skip "needs two online CPUs"
+	[ "$(last_cpu)" -ge 1 ] || skip "needs two online CPUs"
 	# config leaves out CPU 0; asking for 0 would widen: refused
-	run cni ADD "$(rconf '{"flowsteer.io/cpus":"0"}' '.excludeCpus = "0"')"
-	[ "$status" -eq 0 ]
-	[ "$(fs .source)" = config ]
-	if [ "$last" = 1 ]; then want=1; else want=1-$last; fi
-	[ "$(fs .cpus)" = "$want" ]
-	echo "$output" | jq -e '.flowsteer.warnings | any(contains("flowsteer.io/cpus") and contains("\"0\""))'
-	[ "$(mask_list "$(pod_sysfs "$POD_NS" rps_cpus)")" = "$(fs .cpus)" ]
+	run_helper cni ADD "$(rconf '{"flowsteer.io/cpus":"0"}' '.excludeCpus = "0"')"
+	expect_result source=config cpus="$(mask_list "$(mask_except 0)")"
+	expect_warning flowsteer.io/cpus '"0"'
+	expect_tuned "$(mask_except 0)" 32768 pod
 }
 
 @test "flowsteer.io/cpus that would widen the set is refused with a warning" {
-	run cni ADD "$(rconf '{"flowsteer.io/cpus":"0-8191"}')"
-	[ "$status" -eq 0 ]
-	[ "$(fs .source)" = config ]
-	[ "$(fs .cpus)" = "$(online_list)" ]
-	echo "$output" | jq -e '.flowsteer.warnings | any(contains("flowsteer.io/cpus") and contains("0-8191") and contains("ignored"))'
-	assert_pod_tuned "$ALL" 32768
-	grep -q 'warn.*flowsteer.io/cpus.*0-8191' "$LOG_FILE"
+	run_helper cni ADD "$(rconf '{"flowsteer.io/cpus":"0-8191"}')"
+	expect_result source=config cpus="$(online_cpus)"
+	expect_warning flowsteer.io/cpus 0-8191 ignored
+	expect_tuned "$ALL" 32768 pod
+	assert_log 'warn.*flowsteer\.io/cpus.*0-8191'
 }
 
 @test "flowsteer.io/cpus that leaves nothing is refused with a warning" {
-	run cni ADD "$(rconf '{"flowsteer.io/cpus":""}')"
-	[ "$status" -eq 0 ]
-	echo "$output" | jq -e '.flowsteer.warnings | any(contains("flowsteer.io/cpus") and contains("leaves no CPU"))'
-	assert_pod_tuned "$ALL" 32768
+	run_helper cni ADD "$(rconf '{"flowsteer.io/cpus":""}')"
+	expect_warning flowsteer.io/cpus "leaves no CPU"
+	expect_tuned "$ALL" 32768 pod
 }
 
 @test "garbage values are warnings naming annotation and value; the pod is tuned per config" {
-	run cni ADD "$(rconf '{"flowsteer.io/mode":"turbo","flowsteer.io/scope":"sideways","flowsteer.io/cpus":"lots"}')"
-	[ "$status" -eq 0 ]
-	[ "$(fs .source)" = config ]
-	[ "$(fs .mode)" = rfs ]
-	[ "$(fs .scope)" = both ]
-	[ "$(fs '.warnings|length')" = 3 ]
-	echo "$output" | jq -e '.flowsteer.warnings | any(contains("flowsteer.io/mode") and contains("turbo"))'
-	echo "$output" | jq -e '.flowsteer.warnings | any(contains("flowsteer.io/scope") and contains("sideways"))'
-	echo "$output" | jq -e '.flowsteer.warnings | any(contains("flowsteer.io/cpus") and contains("lots"))'
-	assert_pod_tuned "$ALL" 32768
-	assert_host_tuned "$ALL" 32768
+	run_helper cni ADD "$(rconf '{"flowsteer.io/mode":"turbo","flowsteer.io/scope":"sideways","flowsteer.io/cpus":"lots"}')"
+	expect_result source=config mode=rfs scope=both 'warnings | length=3'
+	expect_warning flowsteer.io/mode turbo
+	expect_warning flowsteer.io/scope sideways
+	expect_warning flowsteer.io/cpus lots
+	expect_tuned "$ALL" 32768 pod "$HOST_VETH"
 }
 
 @test "a non-string annotation value is a warning, not a failure" {
-	run cni ADD "$(rconf '{"flowsteer.io/mode":{"nested":true},"flowsteer.io/scope":"container"}')"
-	[ "$status" -eq 0 ]
-	[ "$(fs .scope)" = container ]
-	[ "$(fs .source)" = runtime ]
-	echo "$output" | jq -e '.flowsteer.warnings | any(contains("flowsteer.io/mode") and contains("not a string"))'
-	assert_pod_tuned "$ALL" 32768
-	assert_host_untouched
+	run_helper cni ADD "$(rconf '{"flowsteer.io/mode":{"nested":true},"flowsteer.io/scope":"container"}')"
+	expect_result scope=container source=runtime
+	expect_warning flowsteer.io/mode "not a string"
+	expect_tuned "$ALL" 32768 pod
+	expect_untouched "$HOST_VETH"
 }
 
 @test "a line break in a value does not split the log line" {
-	run cni ADD "$(rconf '{"flowsteer.io/mode":"rfs\nFAKE-LOG-LINE"}')"
-	[ "$status" -eq 0 ]
-	run ! grep -q '^FAKE-LOG-LINE' "$LOG_FILE"
-	grep -q 'flowsteer.io/mode.*rfs?FAKE-LOG-LINE' "$LOG_FILE"
+	run_helper cni ADD "$(rconf '{"flowsteer.io/mode":"rfs\nFAKE-LOG-LINE"}')"
+	assert_log '^FAKE-LOG-LINE' 0
+	assert_log 'flowsteer\.io/mode.*rfs\?FAKE-LOG-LINE'
 }
 
 @test "policy opt-in: a pod without annotation is not tuned" {
-	run cni ADD "$(rconf '{"app":"web"}' '.policy = "opt-in"')"
-	[ "$status" -eq 0 ]
-	[ "$(fs .mode)" = off ]
-	[ "$(fs .source)" = config ]
-	assert_pod_untouched
-	assert_host_untouched
+	run_helper cni ADD "$(rconf '{"app":"web"}' '.policy = "opt-in"')"
+	expect_result mode=off source=config
+	expect_untouched pod "$HOST_VETH"
 }
 
 @test "policy opt-in: scope or cpus alone do not opt in" {
-	run cni ADD "$(rconf '{"flowsteer.io/scope":"both"}' '.policy = "opt-in"')"
-	[ "$status" -eq 0 ]
-	[ "$(fs .mode)" = off ]
-	assert_pod_untouched
+	run_helper cni ADD "$(rconf '{"flowsteer.io/scope":"both"}' '.policy = "opt-in"')"
+	expect_result mode=off
+	expect_untouched pod
 }
 
 @test "policy opt-in: flowsteer.io/mode rps opts in" {
-	run cni ADD "$(rconf '{"flowsteer.io/mode":"rps"}' '.policy = "opt-in"')"
-	[ "$status" -eq 0 ]
-	[ "$(fs .mode)" = rps ]
-	[ "$(fs .source)" = runtime ]
-	assert_pod_tuned "$ALL" 0
-	assert_host_tuned "$ALL" 0
+	run_helper cni ADD "$(rconf '{"flowsteer.io/mode":"rps"}' '.policy = "opt-in"')"
+	expect_result mode=rps source=runtime
+	expect_tuned "$ALL" 0 pod "$HOST_VETH"
 }
 
 @test "policy opt-in: a garbage mode does not opt in" {
-	run cni ADD "$(rconf '{"flowsteer.io/mode":"on"}' '.policy = "opt-in"')"
-	[ "$status" -eq 0 ]
-	[ "$(fs .mode)" = off ]
-	echo "$output" | jq -e '.flowsteer.warnings | any(contains("flowsteer.io/mode") and contains("\"on\""))'
-	assert_pod_untouched
+	run_helper cni ADD "$(rconf '{"flowsteer.io/mode":"on"}' '.policy = "opt-in"')"
+	expect_result mode=off
+	expect_warning flowsteer.io/mode '"on"'
+	expect_untouched pod
 }
 
-@test "config mode off is off by default; an annotation opts in" {
-	run cni ADD "$(rconf '{}' '.mode = "off"')"
-	[ "$status" -eq 0 ]
-	[ "$(fs .mode)" = off ]
-	assert_pod_untouched
+@test "config mode off is off by default" {
+	run_helper cni ADD "$(rconf '{}' '.mode = "off"')"
+	expect_result mode=off
+	expect_untouched pod
+}
 
-	make_pod api team-a
-	run cni ADD "$(rconf '{"flowsteer.io/mode":"rfs"}' '.mode = "off"')"
-	[ "$status" -eq 0 ]
-	[ "$(fs .mode)" = rfs ]
-	[ "$(fs .source)" = runtime ]
-	assert_pod_tuned "$ALL" 32768
+@test "config mode off: an annotation opts in" {
+	run_helper cni ADD "$(rconf '{"flowsteer.io/mode":"rfs"}' '.mode = "off"')"
+	expect_result mode=rfs source=runtime
+	expect_tuned "$ALL" 32768 pod
 }

@@ -6,9 +6,9 @@
 #
 # Failures provoked for real on this kernel:
 #   - EROFS: the plugin runs with /sys mounted read-only in a private mount
-#     namespace (unshare -m + a read-only bind remount inside the node
-#     netns): every host-side write fails; the pod side still works because
-#     it takes its own sysfs of the pod's netns.
+#     namespace (ro_sys: unshare -m + a read-only bind remount inside the
+#     node netns): every host-side write fails; the pod side still works
+#     because it takes its own sysfs of the pod's netns.
 #   - a device that is absent: CNI_IFNAME names an interface the pod does not
 #     have (prevResult names it too), or prevResult names a host veth that
 #     does not exist, or the pod's veth is deleted before the ADD.
@@ -16,204 +16,174 @@
 # nohz_full) or an isolated cpuset partition; neither is set up here, as it
 # would disturb everything else running on the machine.
 
-bats_require_minimum_version 1.5.0
-
 load helpers
-load hardening_helpers
-
-RO_SYS=(unshare -m sh -c 'mount -o remount,bind,ro /sys && exec "$0" "$@"')
 
 setup() {
 	setup_node
-	save_ul0
 	MASK=$(all_cpus_mask)
 	make_pod p1
+	save_orig pod "$HOST_VETH" ul0
 	IN=$BATS_TEST_TMPDIR/in.json
-	POD_ORIG=$(pod_sysfs "$POD_NS" rps_cpus)/$(pod_sysfs "$POD_NS" rps_flow_cnt)
-	HOST_ORIG=$(node_sysfs "$HOST_VETH" rps_cpus)/$(node_sysfs "$HOST_VETH" rps_flow_cnt)
 }
 
 teardown() { teardown_node; }
 
-# same_prev: the output's prevResult part is the input's, unchanged.
-same_prev() {
-	diff <(jq -S '.prevResult | {interfaces, ips, routes, dns}' "$IN") \
-		<(echo "$output" | jq -S '{interfaces, ips, routes, dns}')
-}
-
-dev() { echo "$output" | jq -r --arg n "$1" ".flowsteer.devices[] | select(.name == \$n) | .$2"; }
-
-pod_now() { echo "$(pod_sysfs "$POD_NS" rps_cpus)/$(pod_sysfs "$POD_NS" rps_flow_cnt)"; }
-host_now() { echo "$(node_sysfs "$HOST_VETH" rps_cpus)/$(node_sysfs "$HOST_VETH" rps_flow_cnt)"; }
-
 # Nothing half-applied: the pod's, the host veth's and the node's values are
-# what they were, and no record or node.json is left.
-assert_nothing_applied() {
-	[ "$(pod_now)" = "$POD_ORIG" ] || { echo "pod eth0 is $(pod_now), was $POD_ORIG"; return 1; }
-	[ "$(host_now)" = "$HOST_ORIG" ] || { echo "$HOST_VETH is $(host_now), was $HOST_ORIG"; return 1; }
-	assert_ul0_original
-	[ "$(records)" -eq 0 ]
-	[ ! -e "$STATE_DIR/node.json" ]
-	[ -z "$(tmp_files)" ]
+# what they were, and no record, node.json or temp file is left.
+expect_nothing_applied() {
+	expect_orig pod "$HOST_VETH" ul0
+	expect_no_state
 }
 
 # --- read-only sysfs -----------------------------------------------------------
 
-@test "ignore, read-only /sys: exit 0, prevResult passed on, host and node devices failed with EROFS, warnings" {
+@test "ignore, read-only /sys: exit 0, prevResult passed on, host and node devices failed with EROFS" {
 	conf 1.0.0 >"$IN"
-	PLUGIN_WRAP=("${RO_SYS[@]}")
-	run --separate-stderr plugin_env "$IN"
-	echo "$output"
-	[ "$status" -eq 0 ]
-	[ -z "$stderr" ]
-	same_prev
-	[ "$(echo "$output" | jq -r .cniVersion)" = 1.0.0 ]
-	[ "$(dev eth0 status)" = applied ]
-	[ "$(dev "$HOST_VETH" status)" = failed ]
-	dev "$HOST_VETH" reason | grep -q "writing $HOST_VETH rx-0 rps_cpus=$MASK: Read-only file system"
-	[ "$(dev ul0 status)" = failed ]
-	dev ul0 reason | grep -q 'Read-only file system'
-	echo "$output" | jq -e --arg h "$HOST_VETH" '.flowsteer.warnings | any(startswith("host device " + $h) and contains("Read-only"))'
-	echo "$output" | jq -e '.flowsteer.warnings | any(startswith("node device ul0") and contains("Read-only"))'
+	ro_sys run_helper plugin_env "$IN"
+	assert_eq "$stderr" "" "stderr"
+	expect_prev_passed "$(cat "$IN")"
+	assert_json "$output" '[.flowsteer.devices[] | select(.name == "eth0" or .name == "ul0") | .status] | join(" ")' "applied failed"
+	assert_dev "$HOST_VETH" .status failed
+	assert_match "$(dev_json "$HOST_VETH" .reason)" "writing $HOST_VETH rx-0 rps_cpus=$MASK: Read-only file system"
+	assert_match "$(dev_json ul0 .reason)" 'Read-only file system'
+}
+
+@test "ignore, read-only /sys: warnings name the devices; eth0 tuned, the host side as it was, the record says failed" {
+	conf 1.0.0 >"$IN"
+	ro_sys run_helper plugin_env "$IN"
+	assert_json "$output" ".flowsteer.warnings | any(startswith(\"host device $HOST_VETH\") and contains(\"Read-only\"))" true
+	assert_json "$output" '.flowsteer.warnings | any(startswith("node device ul0") and contains("Read-only"))' true
 	# The pod side does not use the host's /sys: eth0 is tuned.
-	[ "$(pod_now)" = "$MASK/32768" ]
-	[ "$(host_now)" = "$HOST_ORIG" ]
-	assert_ul0_original
+	expect_tuned "$MASK" 32768 pod
+	expect_orig "$HOST_VETH" ul0
 	# The record says what happened, for `flowsteer status` and CHECK.
-	jq -e --arg h "$HOST_VETH" '.devices[] | select(.name == $h) | .status == "failed"' \
-		"$STATE_DIR/attachments/ctr-p1@eth0.n.json"
-	run cni DEL "$(conf 1.0.0)"
-	[ "$status" -eq 0 ]
-	assert_ul0_original
-	[ "$(records)" -eq 0 ]
-	[ ! -e "$STATE_DIR/node.json" ]
+	assert_json "$(record_json)" ".devices[] | select(.name == \"$HOST_VETH\") | .status" failed
+}
+
+@test "ignore, read-only /sys: the DEL afterwards leaves no state and the node as it was" {
+	conf 1.0.0 >"$IN"
+	ro_sys run_helper plugin_env "$IN"
+	cni_del "$(conf 1.0.0)"
+	expect_orig ul0
+	expect_no_state
 }
 
 @test "fail, read-only /sys: 100 naming the device and EROFS; the pod's eth0 is put back" {
 	conf 1.0.0 '.failurePolicy = "fail"' >"$IN"
-	PLUGIN_WRAP=("${RO_SYS[@]}")
-	run --separate-stderr plugin_env "$IN"
-	echo "$output"
-	[ "$status" -eq 1 ]
-	[ -z "$stderr" ]
-	[ "$(echo "$output" | jq -r .code)" = 100 ]
-	echo "$output" | jq -r .msg |
-		grep -q "nothing left applied: host device $HOST_VETH: writing $HOST_VETH rx-0 rps_cpus=$MASK: Read-only file system"
-	assert_nothing_applied
+	ro_sys run_helper 1 plugin_env "$IN"
+	expect_cni_error 100 "nothing left applied: host device $HOST_VETH: writing $HOST_VETH rx-0 rps_cpus=$MASK: Read-only file system"
+	expect_nothing_applied
 }
 
 @test "scope container under a read-only /sys: applied (the pod side has its own sysfs)" {
 	conf 1.0.0 '.scope = "container" | .failurePolicy = "fail"' >"$IN"
-	PLUGIN_WRAP=("${RO_SYS[@]}")
-	run --separate-stderr plugin_env "$IN"
-	[ "$status" -eq 0 ]
-	[ "$(dev eth0 status)" = applied ]
-	[ "$(pod_now)" = "$MASK/32768" ]
-	[ "$(records)" -eq 1 ]
-	[ "$(refs)" -eq 0 ]
+	ro_sys run_helper plugin_env "$IN"
+	assert_dev eth0 .status applied
+	expect_tuned "$MASK" 32768 pod
+	# One record, and not one that holds the node.
+	assert_eq "$(records) $(refs)" "1 0" "records, references"
 }
 
 @test "DEL under a read-only /sys: succeeds, logs what could not be restored, forgets the node" {
-	run cni ADD "$(conf 1.0.0)"
-	[ "$status" -eq 0 ]
-	[ "$(node_sysfs ul0 rps_cpus)" = "$MASK" ]
-	conf 1.0.0 >"$IN"
-	PLUGIN_WRAP=("${RO_SYS[@]}")
-	run --separate-stderr plugin_env "$IN" CNI_COMMAND=DEL
-	[ "$status" -eq 0 ]
-	[ -z "$output" ]
-	grep -q 'restoring node device ul0: writing ul0 rx-0 rps_cpus: Read-only file system' "$LOG_FILE"
-	[ "$(records)" -eq 0 ]
-	[ ! -e "$STATE_DIR/node.json" ]
+	run_helper cni ADD "$(conf 1.0.0)"
+	expect_tuned "$MASK" 32768 ul0
+	ro_sys cni_del "$(conf 1.0.0)"
+	assert_log 'restoring node device ul0: writing ul0 rx-0 rps_cpus: Read-only file system'
+	expect_no_state
 }
 
 # --- absent devices ---------------------------------------------------------
 
 @test "ignore, CNI_IFNAME names an interface the pod lacks: exit 0, absent + warning, node applied" {
 	conf 1.0.0 '.prevResult.interfaces[1].name = "eth1"' >"$IN"
-	run --separate-stderr plugin_env "$IN" CNI_IFNAME=eth1
-	echo "$output"
-	[ "$status" -eq 0 ]
-	same_prev
-	[ "$(dev eth1 status)" = absent ]
-	[ "$(dev eth1 reason)" = "no such device" ]
-	echo "$output" | jq -e '.flowsteer.warnings | any(. == "container device eth1: no such device")'
-	# Without the pod interface its peer cannot be told: the veth prevResult
-	# names is not tuned on its word alone.
-	[ "$(dev "$HOST_VETH" status)" = absent ]
-	dev "$HOST_VETH" reason | grep -q 'pod interface eth1'
-	[ "$(host_now)" = "$HOST_ORIG" ]
-	[ "$(dev ul0 status)" = applied ]
+	run_helper plugin_env "$IN" CNI_IFNAME=eth1
+	expect_prev_passed "$(cat "$IN")"
+	assert_dev eth1 '"\(.status): \(.reason)"' "absent: no such device"
+	assert_json "$output" '.flowsteer.warnings | any(. == "container device eth1: no such device")' true
+	assert_dev ul0 .status applied
+}
+
+@test "ignore, CNI_IFNAME names an interface the pod lacks: the veth prevResult names is not tuned on its word alone" {
+	conf 1.0.0 '.prevResult.interfaces[1].name = "eth1"' >"$IN"
+	run_helper plugin_env "$IN" CNI_IFNAME=eth1
+	# Without the pod interface its peer cannot be told.
+	assert_dev "$HOST_VETH" .status absent
+	assert_match "$(dev_json "$HOST_VETH" .reason)" 'pod interface eth1'
+	expect_orig "$HOST_VETH"
 }
 
 @test "fail, CNI_IFNAME names an interface the pod lacks: 100 naming it; host veth and node put back" {
 	conf 1.0.0 '.prevResult.interfaces[1].name = "eth1" | .failurePolicy = "fail"' >"$IN"
-	run --separate-stderr plugin_env "$IN" CNI_IFNAME=eth1
-	echo "$output"
-	[ "$status" -eq 1 ]
-	[ "$(echo "$output" | jq -r .code)" = 100 ]
-	echo "$output" | jq -r .msg | grep -q 'nothing left applied: container device eth1: no such device'
-	assert_nothing_applied
-	grep -q 'restored node device ul0' "$LOG_FILE"
+	run_helper 1 plugin_env "$IN" CNI_IFNAME=eth1
+	expect_cni_error 100 'nothing left applied: container device eth1: no such device'
+	expect_nothing_applied
+	assert_log 'restored node device ul0'
 }
 
-@test "prevResult names a host veth that does not exist: the kernel's peer is tuned, the mismatch named" {
-	for policy in fail ignore; do
-		conf 1.0.0 '.prevResult.interfaces[0].name = "calidead0" | .failurePolicy = "'$policy'"' >"$IN"
-		run --separate-stderr plugin_env "$IN"
-		[ "$status" -eq 0 ]
-		[ "$(dev "$HOST_VETH" status)" = applied ]
-		echo "$output" | jq -e --arg h "$HOST_VETH" '.flowsteer.warnings | any(contains("calidead0") and contains($h))'
-		[ "$(host_now)" = "$MASK/32768" ]
-	done
+# ghost_veth POLICY: prevResult names a host veth that does not exist; the
+# kernel's peer of eth0 is tuned and the mismatch named, under POLICY.
+ghost_veth() {
+	conf 1.0.0 ".prevResult.interfaces[0].name = \"calidead0\" | .failurePolicy = \"$1\"" >"$IN"
+	run_helper plugin_env "$IN"
+	assert_dev "$HOST_VETH" .status applied
+	expect_warning calidead0 "$HOST_VETH"
+	expect_tuned "$MASK" 32768 "$HOST_VETH"
+}
+
+@test "fail, prevResult names a host veth that does not exist: the kernel's peer is tuned, the mismatch named" {
+	ghost_veth fail
+}
+
+@test "ignore, prevResult names a host veth that does not exist: the kernel's peer is tuned, the mismatch named" {
+	ghost_veth ignore
 }
 
 @test "ignore, the pod's veth vanished before the ADD: exit 0, both ends absent" {
 	node_run ip link del "$HOST_VETH"
 	conf 1.0.0 >"$IN"
-	run --separate-stderr plugin_env "$IN"
-	echo "$output"
-	[ "$status" -eq 0 ]
-	[ "$(dev eth0 status)" = absent ]
-	[ "$(dev "$HOST_VETH" status)" = absent ]
-	[ "$(echo "$output" | jq '.flowsteer.warnings | length')" -ge 2 ]
+	run_helper plugin_env "$IN"
+	assert_json "$output" "[.flowsteer.devices[] | select(.name == \"eth0\" or .name == \"$HOST_VETH\") | .status] | join(\" \")" "absent absent"
+	assert_json "$output" '.flowsteer.warnings | length >= 2' true
 }
 
 @test "fail, the pod's veth vanished before the ADD: 100, the node left as it was" {
 	node_run ip link del "$HOST_VETH"
 	conf 1.0.0 '.failurePolicy = "fail"' >"$IN"
-	run --separate-stderr plugin_env "$IN"
-	[ "$(echo "$output" | jq -r .code)" = 100 ]
-	echo "$output" | jq -r .msg | grep -q 'container device eth0: no such device'
-	assert_ul0_original
-	[ "$(records)" -eq 0 ]
-	[ ! -e "$STATE_DIR/node.json" ]
+	run_helper 1 plugin_env "$IN"
+	expect_cni_error 100 'container device eth0: no such device'
+	expect_orig ul0
+	expect_no_state
 }
 
-@test "fail with another pod holding the node: 100, the node stays tuned for the other pod" {
-	run cni ADD "$(conf 1.0.0)" ctr-holder
-	[ "$status" -eq 0 ]
-	local holder_rec
-	holder_rec=$(sha1sum "$STATE_DIR/attachments/ctr-holder@eth0.n.json" "$STATE_DIR/node.json")
+# holder_then_fail: pod p1 holds the node (ctr-holder); pod p2's ADD then
+# fails (100) on an interface it lacks. Snapshots before and after it.
+holder_then_fail() {
+	run_helper cni ADD "$(conf 1.0.0)" ctr-holder
 	make_pod p2
-	POD_ORIG=$(pod_sysfs "$POD_NS" rps_cpus)/$(pod_sysfs "$POD_NS" rps_flow_cnt)
+	snapshot before
 	conf 1.0.0 '.prevResult.interfaces[1].name = "eth1" | .failurePolicy = "fail"' >"$IN"
-	run --separate-stderr plugin_env "$IN" CNI_IFNAME=eth1
-	[ "$(echo "$output" | jq -r .code)" = 100 ]
-	[ "$(node_sysfs ul0 rps_cpus)" = "$MASK" ]
-	[ "$(sha1sum "$STATE_DIR/attachments/ctr-holder@eth0.n.json" "$STATE_DIR/node.json")" = "$holder_rec" ]
-	[ "$(records)" -eq 1 ]
-	[ "$(pod_now)" = "$POD_ORIG" ]
-	run cni DEL "$(conf 1.0.0)" ctr-holder
-	[ "$status" -eq 0 ]
-	assert_ul0_original
+	run_helper 1 plugin_env "$IN" CNI_IFNAME=eth1
+	snapshot after
 }
 
-@test "ignore, a named hostDevice that is absent: reported absent with a warning, not a failure" {
+@test "fail with another pod holding the node: 100; the node, the holder's record and node.json as they were" {
+	holder_then_fail
+	expect_cni_error 100
+	expect_tuned "$MASK" 32768 ul0
+	assert_unchanged before after
+	assert_eq "$(record_names)" "ctr-holder@eth0.n.json" "records"
+}
+
+@test "fail with another pod holding the node: the holder's DEL then restores the node" {
+	holder_then_fail
+	cni_del "$(conf 1.0.0)" ctr-holder
+	expect_orig ul0
+}
+
+@test "a named hostDevice that is absent, even under fail: reported absent with a warning, not a failure" {
 	conf 1.0.0 '.hostDevices = ["ul0", "nosuchdev0"] | .failurePolicy = "fail"' >"$IN"
-	run --separate-stderr plugin_env "$IN"
-	[ "$status" -eq 0 ]
-	[ "$(dev nosuchdev0 status)" = absent ]
-	echo "$output" | jq -e '.flowsteer.warnings | any(contains("nosuchdev0") and contains("absent"))'
-	[ "$(dev ul0 status)" = applied ]
+	run_helper plugin_env "$IN"
+	assert_dev nosuchdev0 .status absent
+	expect_warning nosuchdev0 absent
+	assert_dev ul0 .status applied
 }
