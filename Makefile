@@ -124,8 +124,8 @@ endif
 unit: $(UNIT_BIN)
 	$(Q)set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
-# The suite also needs the plain static build (static.bats checks and
-# chroots it) and a plain dynamic one (valgrind.bats: memcheck can neither
+# The suite also needs the plain static build (100-static.bats checks and
+# chroots it) and a plain dynamic one (110-valgrind.bats: memcheck can neither
 # replace malloc in a static binary nor run an ASan one), whatever BIN is.
 STATIC_BIN := build/flowsteer
 DYN_BIN    := build-dyn/flowsteer

@@ -8,10 +8,7 @@
 # Codes (SPEC §6): 1 unsupported version, 4 bad CNI_* variable, 6 malformed /
 # empty / oversized JSON, 7 bad configuration key or ADD without prevResult.
 
-bats_require_minimum_version 1.5.0
-
 load helpers
-load hardening_helpers
 
 setup() {
 	setup_node
@@ -26,20 +23,18 @@ teardown() { teardown_node; }
 # bad_config JQ_FILTER: the pod's valid config, changed by JQ_FILTER.
 bad_config() { conf 1.0.0 "$1" >"$IN"; }
 
-# expect_error CODE MSG_ERE [VAR=VALUE | -VAR]...: runs the plugin on $IN.
+# expect_error CODE MSG_ERE [VAR=VALUE | -VAR]...: the plugin on $IN gives
+# CNI error CODE, its message matching MSG_ERE, and changes nothing.
 expect_error() {
 	local code=$1 msg=$2
 	shift 2
-	run --separate-stderr plugin_env "$IN" "$@"
-	echo "exit $status; stdout: $output; stderr: $stderr"
-	[ "$status" -eq 1 ]
-	[ -z "$stderr" ]
-	[ "$(echo "$output" | jq -r .code)" = "$code" ]
-	echo "$output" | jq -e '.cniVersion | type == "string"' >/dev/null
-	echo "$output" | jq -r .msg | grep -Eq -- "$msg"
+	run_helper 1 plugin_env "$IN" "$@"
+	expect_cni_error "$code" "$msg"
 	snapshot after
 	assert_unchanged before after
 }
+
+need_setpriv() { command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"; }
 
 # --- stdin -----------------------------------------------------------------
 
@@ -80,9 +75,11 @@ expect_error() {
 }
 
 @test "a NUL byte inside a string: 6 (no silent truncation of a path)" {
-	conf 1.0.0 | sed 's|"stateDir":"|&/tmp/x\x00/..|' >"$IN"
-	[ "$(tr -cd '\000' <"$IN" | wc -c)" -eq 1 ]
+	# Cut at the NUL, the stateDir would be $BATS_TEST_TMPDIR/x.
+	conf 1.0.0 | sed "s|\"stateDir\":\"|&$BATS_TEST_TMPDIR/x\\x00/..|" >"$IN"
+	assert_eq "$(tr -cd '\000' <"$IN" | wc -c)" 1 "NUL bytes in the input"
 	expect_error 6 'NUL byte at byte [0-9]+'
+	[ ! -e "$BATS_TEST_TMPDIR/x" ]
 }
 
 # --- cniVersion ------------------------------------------------------------
@@ -187,7 +184,8 @@ expect_error() {
 }
 
 @test "CNI_NETNS a dead netns (deleted): 4 naming the path" {
-	local dead=$(fs_prefix)dead
+	local dead
+	dead=$(fs_prefix)dead
 	ip netns add "$dead"
 	ip netns del "$dead"
 	expect_error 4 "CNI_NETNS \"/run/netns/$dead\": No such file" CNI_NETNS="/run/netns/$dead"
@@ -231,10 +229,9 @@ expect_error() {
 }
 
 @test "CNI_COMMAND missing: the human CLI, usage on stderr, exit 2 (SPEC §8)" {
-	run --separate-stderr plugin_env "$IN" -CNI_COMMAND
-	[ "$status" -eq 2 ]
-	[ -z "$output" ]
-	echo "$stderr" | grep -q 'flowsteer status'
+	run_helper 2 plugin_env "$IN" -CNI_COMMAND
+	assert_eq "$output" "" "stdout"
+	assert_match "$stderr" 'flowsteer status'
 	snapshot after
 	assert_unchanged before after
 }
@@ -364,44 +361,38 @@ expect_error() {
 # --- privileges ------------------------------------------------------------
 
 @test "no CAP_SYS_ADMIN nor CAP_NET_ADMIN: 102 naming both" {
-	command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
-	PLUGIN_WRAP=(setpriv --bounding-set -sys_admin,-net_admin)
-	expect_error 102 'missing privileges: CAP_SYS_ADMIN, CAP_NET_ADMIN'
+	need_setpriv
+	caps_dropped -sys_admin,-net_admin expect_error 102 'missing privileges: CAP_SYS_ADMIN, CAP_NET_ADMIN'
 }
 
 @test "no CAP_NET_ADMIN: 102 naming it alone" {
-	command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
-	PLUGIN_WRAP=(setpriv --bounding-set -net_admin)
-	expect_error 102 'missing privileges: CAP_NET_ADMIN \('
+	need_setpriv
+	caps_dropped -net_admin expect_error 102 'missing privileges: CAP_NET_ADMIN \('
 }
 
 @test "no privileges on DEL: 102 too, nothing forgotten" {
-	command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
-	run cni ADD "$(conf 1.0.0)"
-	[ "$status" -eq 0 ]
+	need_setpriv
+	run_helper cni ADD "$(conf 1.0.0)"
 	snapshot before
-	PLUGIN_WRAP=(setpriv --bounding-set -sys_admin)
-	expect_error 102 'missing privileges: CAP_SYS_ADMIN \(' CNI_COMMAND=DEL
-	[ "$(refs)" -eq 1 ]
+	caps_dropped -sys_admin expect_error 102 'missing privileges: CAP_SYS_ADMIN \(' CNI_COMMAND=DEL
+	assert_eq "$(record_names)" "ctr-p1@eth0.n.json" "records"
 }
 
 # --- odd but accepted input (regressions found by test/fuzz) ------------------
 
 @test "prevResult with cniVersion twice: the result carries ours, once" {
 	conf 1.0.0 '.' | sed 's|"prevResult":{|&"cniVersion":"0.0.9",|' >"$IN"
-	[ "$(grep -o '"cniVersion"' "$IN" | wc -l)" -eq 3 ]
-	run --separate-stderr plugin_env "$IN"
-	[ "$status" -eq 0 ]
-	[ "$(echo "$output" | grep -o '"cniVersion":"[^"]*"')" = '"cniVersion":"1.0.0"' ]
+	assert_eq "$(grep -o '"cniVersion"' "$IN" | wc -l)" 3 "cniVersion keys in the input"
+	run_helper plugin_env "$IN"
+	assert_eq "$(grep -o '"cniVersion":"[^"]*"' <<<"$output")" '"cniVersion":"1.0.0"' "cniVersion in the result"
 }
 
 @test "an annotation value with control bytes: the warning carries none" {
 	bad_config '.runtimeConfig = {"io.kubernetes.cri.pod-annotations": {"flowsteer.io/cpus": "2-\n5\u001b[31m"}}'
-	run --separate-stderr plugin_env "$IN"
-	[ "$status" -eq 0 ]
-	echo "$output" | jq -e '.flowsteer.warnings | length == 1 and all(explode | all(. >= 32 and . != 127))'
-	[ "$(grep -c . "$LOG_FILE")" -eq "$(wc -l <"$LOG_FILE")" ]
-	! grep -q $'\e' "$LOG_FILE"
+	run_helper plugin_env "$IN"
+	assert_json "$output" '.flowsteer.warnings | length == 1 and all(explode | all(. >= 32 and . != 127))' true
+	assert_eq "$(grep -c . "$LOG_FILE")" "$(wc -l <"$LOG_FILE")" "non-empty log lines"
+	assert_log $'\e' 0
 }
 
 @test "trailing data after the JSON object: 6" {
@@ -413,14 +404,11 @@ expect_error() {
 
 @test "DEL with a bad key still succeeds and changes nothing it does not own" {
 	bad_config '.mode = "fast"'
-	run --separate-stderr plugin_env "$IN" CNI_COMMAND=DEL
-	[ "$status" -eq 0 ]
-	[ -z "$output" ]
+	run_helper plugin_env "$IN" CNI_COMMAND=DEL
+	assert_eq "$output" "" "DEL's stdout"
 	# The lock file and an empty attachments directory may appear: nothing else.
-	[ "$(records)" -eq 0 ]
-	[ ! -e "$STATE_DIR/node.json" ]
-	node_values >"$BATS_TEST_TMPDIR/v-after"
-	sed -n '/^--$/q;p' "$BATS_TEST_TMPDIR/before" | diff -u - "$BATS_TEST_TMPDIR/v-after"
+	expect_no_state
+	node_values | diff -u <(sed -n '/^--$/q;p' "$BATS_TEST_TMPDIR/before") -
 }
 
 @test "DEL with an invalid CNI_CONTAINERID: 4, no path is built from it" {

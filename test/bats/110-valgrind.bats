@@ -17,16 +17,14 @@
 # kernels without detached mounts); its mount(NULL, "/", NULL, MS_SLAVE|MS_REC)
 # trips a valgrind false positive on the NULL filesystem type, suppressed below.
 
-bats_require_minimum_version 1.5.0
-
 load helpers
-load hardening_helpers
 
 setup() {
 	command -v valgrind >/dev/null || skip "valgrind not installed"
 	VG_BIN=$(vg_binary) ||
 		skip "no plain dynamic build (static or ASan FLOWSTEER_BIN, no build-dyn/flowsteer): make bin-dyn"
 	setup_node
+	save_orig ul0
 	make_pod p1
 	VG_LOGS=$BATS_TEST_TMPDIR/vg
 	mkdir -p "$VG_LOGS"
@@ -70,11 +68,9 @@ vg_binary() {
 # vg VERB CONFIG EXPECTED_EXIT [CID]: one invocation under memcheck; every
 # process's log must be clean.
 vg() {
-	local verb=$1 config=$2 want=$3 cid=${4:-}
+	local want=$3 f bad=0 n=0
 	rm -f "$VG_LOGS"/*.log
-	run --separate-stderr cni "$verb" "$config" $cid
-	echo "$verb: exit $status (want $want): $output"
-	local f bad=0 n=0
+	run_helper '?' cni "$1" "$2" "${4:-}"
 	for f in "$VG_LOGS"/*.log; do
 		[ -e "$f" ] || continue
 		n=$((n + 1))
@@ -86,66 +82,65 @@ vg() {
 			bad=1
 		fi
 	done
-	[ "$n" -ge 1 ] || { echo "no valgrind log was written"; return 1; }
-	[ "$bad" -eq 0 ]
-	[ "$status" -eq "$want" ]
+	[ "$n" -ge 1 ] || { echo "no valgrind log was written" >&2; return 1; }
+	assert_eq "$bad" 0 "valgrind logs with errors or leaks"
+	assert_eq "$status" "$want" "exit status"
 }
 
 @test "valgrind: ADD (first pod), ADD, CHECK, DEL, DEL (last, node restored)" {
-	vg ADD "$(conf 1.0.0)" 0
-	[ "$(refs)" -eq 1 ]
 	local first_conf
 	first_conf=$(conf 1.0.0)
+	vg ADD "$first_conf" 0
+	assert_eq "$(refs)" 1 "references"
 	make_pod p2
 	vg ADD "$(conf 1.0.0)" 0
 	vg CHECK "$(conf 1.0.0)" 0
 	vg DEL "$(conf 1.0.0)" 0
 	vg DEL "$first_conf" 0 ctr-p1
-	[ "$(refs)" -eq 0 ]
-	[ ! -e "$STATE_DIR/node.json" ]
+	expect_no_state
+	expect_orig ul0
 }
 
 @test "valgrind: CHECK finding drift (101)" {
-	FLOWSTEER_BIN=$PLAIN_BIN run cni ADD "$(conf 1.0.0)"
-	[ "$status" -eq 0 ]
-	ip netns exec "$POD_NS" sh -c 'echo 0 >/sys/class/net/eth0/queues/rx-0/rps_cpus'
+	FLOWSTEER_BIN=$PLAIN_BIN run_helper cni ADD "$(conf 1.0.0)"
+	pod_write rps_cpus 0
 	vg CHECK "$(conf 1.0.0)" 1
-	[ "$(echo "$output" | jq -r .code)" = 101 ]
+	expect_cni_error 101
 }
 
 @test "valgrind: STATUS ready and not ready" {
 	vg STATUS "$(conf 1.1.0 'del(.prevResult)')" 0
 	: >"$BATS_TEST_TMPDIR/afile"
 	vg STATUS "$(conf 1.1.0 "del(.prevResult) | .stateDir = \"$BATS_TEST_TMPDIR/afile/x\" | .failurePolicy = \"fail\"")" 1
-	[ "$(echo "$output" | jq -r .code)" = 50 ]
+	expect_cni_error 50
 	vg STATUS "$(conf 1.1.0 "del(.prevResult) | .stateDir = \"$BATS_TEST_TMPDIR/afile/x\"")" 0
 }
 
 @test "valgrind: GC dropping records and restoring the node" {
-	FLOWSTEER_BIN=$PLAIN_BIN run cni ADD "$(conf 1.0.0)"
-	[ "$status" -eq 0 ]
+	FLOWSTEER_BIN=$PLAIN_BIN run_helper cni ADD "$(conf 1.0.0)"
 	vg GC "$(conf 1.1.0 '.["cni.dev/valid-attachments"] = [{"containerID": "other", "ifname": "eth0"}]')" 0
-	[ "$(refs)" -eq 0 ]
+	assert_eq "$(refs)" 0 "references"
+	expect_orig ul0
 }
 
 @test "valgrind: VERSION" {
 	vg VERSION '{"cniVersion": "1.0.0"}' 0
-	[ "$(echo "$output" | jq -r .cniVersion)" = 1.0.0 ]
+	assert_json "$output" .cniVersion 1.0.0
 }
 
 @test "valgrind: error paths (bad JSON, bad key, no prevResult, bad env)" {
 	vg ADD '{"cniVersion": "1.0.0", "name": ' 1
-	[ "$(echo "$output" | jq -r .code)" = 6 ]
+	expect_cni_error 6
 	vg ADD "$(conf 1.0.0 '.cpus = "3-1"')" 1
 	vg ADD "$(conf 1.0.0 'del(.prevResult)')" 1
 	vg ADD "$(conf 1.0.0 '.prevResult.interfaces[0].name = "../../etc"')" 1
 	CNI_NETNS_OVERRIDE=/proc/self/ns/mnt vg ADD "$(conf 1.0.0)" 1
-	[ "$(echo "$output" | jq -r .code)" = 4 ]
+	expect_cni_error 4
 }
 
 @test "valgrind: failurePolicy fail rolls back (100), ignore reports" {
 	CNI_IFNAME_OVERRIDE=eth1 vg ADD "$(conf 1.0.0 '.prevResult.interfaces[1].name = "eth1" | .failurePolicy = "fail"')" 1 ctr-x
-	[ "$(echo "$output" | jq -r .code)" = 100 ]
+	expect_cni_error 100
 	CNI_IFNAME_OVERRIDE=eth1 vg ADD "$(conf 1.0.0 '.prevResult.interfaces[1].name = "eth1"')" 0 ctr-x
 }
 
@@ -156,8 +151,7 @@ vg() {
 }
 
 @test "valgrind: DEL with a broken config, netns gone" {
-	FLOWSTEER_BIN=$PLAIN_BIN run cni ADD "$(conf 1.0.0)"
-	[ "$status" -eq 0 ]
-	CNI_NETNS_OVERRIDE= vg DEL "$(conf 1.0.0 '.mode = "fast"')" 0
-	[ "$(refs)" -eq 0 ]
+	FLOWSTEER_BIN=$PLAIN_BIN run_helper cni ADD "$(conf 1.0.0)"
+	CNI_NETNS_OVERRIDE="" vg DEL "$(conf 1.0.0 '.mode = "fast"')" 0
+	assert_eq "$(refs)" 0 "references"
 }

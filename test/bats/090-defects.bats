@@ -3,23 +3,17 @@
 # review: values were trusted because of where they were read, not because
 # of what they are. Each test failed before its fix.
 
-bats_require_minimum_version 1.5.0
-
 load helpers
-load core_helpers
-load hardening_helpers
 
 setup() {
-	core_setup
-	[ -z "$NODE" ] || save_ul0
+	setup_node
+	[ -z "$NODE" ] || save_orig ul0
 	ALL=$(all_cpus_mask)
-	IN=$BATS_TEST_TMPDIR/in.json
 }
 
 teardown() {
-	[ -n "${HOLDER:-}" ] && kill "$HOLDER" 2>/dev/null
-	[ -n "${XNS:-}" ] && ip netns del "$XNS" 2>/dev/null
-	core_teardown
+	[ -z "${HOLDER:-}" ] || kill "$HOLDER" 2>/dev/null || true
+	teardown_node
 }
 
 # A node.json planted by someone else: restoring it would write its
@@ -39,8 +33,8 @@ plant_node_json() {
 	plant_node_json
 	chown -R 1000 "$STATE_DIR"
 	run_helper cni DEL "$(conf 1.0.0)"
-	[ "$(node_sysfs ul0 rps_flow_cnt)" = "$UL0_FLOW" ]
-	grep -q "stateDir $STATE_DIR is not safe to use: owned by uid 1000, not root" "$LOG_FILE"
+	expect_orig ul0
+	assert_log "stateDir $STATE_DIR is not safe to use: owned by uid 1000, not root"
 }
 
 @test "a stateDir writable by others is refused: ADD rolls the pod back and says why" {
@@ -48,8 +42,8 @@ plant_node_json() {
 	mkdir -p -m 0777 "$STATE_DIR"
 	run_helper cni ADD "$(conf 1.0.0)"
 	assert_json "$output" '.flowsteer.warnings | map(select(contains("writable by group or others"))) | length' 1
-	expect_pod_untouched
-	assert_ul0_original
+	expect_untouched pod
+	expect_orig ul0
 }
 
 @test "a node.json not owned by root is left alone: nothing is restored from it" {
@@ -58,22 +52,29 @@ plant_node_json() {
 	plant_node_json
 	chown 1000 "$STATE_DIR/node.json"
 	run_helper cni DEL "$(conf 1.0.0)"
-	[ "$(node_sysfs ul0 rps_flow_cnt)" = 32768 ]
-	grep -q "node devices not restored, $STATE_DIR left for the operator: .*owned by uid 1000" "$LOG_FILE"
+	expect_tuned "$ALL" 32768 ul0
+	assert_log "node devices not restored, $STATE_DIR left for the operator: .*owned by uid 1000"
 }
 
-@test "a FIFO planted as node.json or lock hangs neither ADD nor GC" {
-	make_pod p1
-	run_helper cni ADD "$(conf 1.0.0)"
-	run_helper cni DEL "$(conf 1.0.0)"
+# A stateDir that has been used: an ADD and DEL of pod p1.
+used_state_dir() {
+	add_pods p1
+	cni_del "${CONF[p1]}"
+}
+
+@test "a FIFO planted as node.json hangs no ADD: the node devices are skipped naming it" {
+	used_state_dir
 	mkfifo "$STATE_DIR/node.json"
-	run_helper cni ADD "$(conf 1.0.0)"
-	assert_json "$output" '.flowsteer.devices[] | select(.name == "ul0") | .reason' \
-		"state file $STATE_DIR/node.json is not safe to use: not a regular file"
-	rm "$STATE_DIR/node.json" "$STATE_DIR/lock"
+	run_helper cni ADD "${CONF[p1]}"
+	assert_dev ul0 .reason "state file $STATE_DIR/node.json is not safe to use: not a regular file"
+}
+
+@test "a FIFO planted as the lock hangs no GC: refused naming it" {
+	used_state_dir
+	rm "$STATE_DIR/lock"
 	mkfifo "$STATE_DIR/lock"
 	run_helper 1 cni GC "$(conf 1.1.0 '.["cni.dev/valid-attachments"] = []')"
-	assert_json "$output" .msg "lock $STATE_DIR/lock is not safe to use: not a regular file"
+	expect_cni_error 5 "^lock $STATE_DIR/lock is not safe to use: not a regular file$"
 }
 
 # --- 2. the kernel says which host device is the pod's ------------------------
@@ -83,8 +84,8 @@ plant_node_json() {
 	node_run ip link add dev9 type veth peer name dev9p
 	run_helper cni ADD "$(conf 1.0.0 '.prevResult.interfaces[0].name = "dev9"')"
 	assert_json "$output" ".flowsteer.devices[] | select(.scope == \"host\") | .name" "$HOST_VETH"
-	[ "$(node_sysfs "$HOST_VETH" rps_flow_cnt)" = 32768 ]
-	[ "$(node_sysfs dev9 rps_flow_cnt)" = 0 ]
+	expect_tuned "$ALL" 32768 "$HOST_VETH"
+	expect_untouched dev9
 	assert_json "$output" '.flowsteer.warnings | map(select(contains("dev9"))) | length' 1
 }
 
@@ -92,21 +93,21 @@ plant_node_json() {
 	make_pod p1
 	node_run ip link add br0 type bridge
 	run_helper cni ADD "$(conf 1.0.0 '.prevResult.interfaces = [{name: "br0"}] + .prevResult.interfaces')"
-	[ "$(node_sysfs "$HOST_VETH" rps_flow_cnt)" = 32768 ]
-	[ "$(node_sysfs br0 rps_flow_cnt)" = 0 ]
+	expect_tuned "$ALL" 32768 "$HOST_VETH"
+	expect_untouched br0
 }
 
 @test "a pod interface whose peer lives in a third netns: the host device with that ifindex is left alone" {
-	XNS=$(fs_prefix)x
-	ip netns add "$XNS"
 	make_pod p1
+	ip netns add "$(fs_prefix)x"
+	FS_NS+=("$(fs_prefix)x")
 	ip -n "$POD_NS" link del eth0
-	ip -n "$XNS" link add peer0 index 4000 type veth peer name eth0 netns "$POD_NS"
-	[ "$(ip netns exec "$POD_NS" cat /sys/class/net/eth0/iflink)" = 4000 ]
+	ip -n "$(fs_prefix)x" link add peer0 index 4000 type veth peer name eth0 netns "$POD_NS"
+	assert_eq "$(ip netns exec "$POD_NS" cat /sys/class/net/eth0/iflink)" 4000 "eth0's peer ifindex"
 	node_run ip link add dev9 index 4000 type veth peer name dev9p
 	# No host entry in prevResult: the peer's index alone must not pick a device.
 	run_helper cni ADD "$(conf 1.0.0 '.scope = "host" | .prevResult.interfaces |= map(select(.sandbox))')"
-	[ "$(node_sysfs dev9 rps_flow_cnt)" = 0 ]
+	expect_untouched dev9
 	assert_json "$output" ".flowsteer.devices[] | select(.scope == \"host\") | .status" absent
 }
 
@@ -116,11 +117,11 @@ plant_node_json() {
 	echo 4096 >"$SOCK_SYSCTL"
 	make_pod p1
 	run_helper cni ADD "$(conf 1.0.0 '.hostDevices = []')"
-	[ "$(cat "$SOCK_SYSCTL")" = 32768 ]
+	assert_eq "$(sock_flow)" 32768 "rps_sock_flow_entries after ADD"
 	echo 65536 >"$SOCK_SYSCTL"
 	run_helper cni DEL "$(conf 1.0.0 '.hostDevices = []')"
-	[ "$(cat "$SOCK_SYSCTL")" = 65536 ]
-	grep -q 'rps_sock_flow_entries is 65536, not flowsteer.s 32768: left as it is' "$LOG_FILE"
+	assert_eq "$(sock_flow)" 65536 "rps_sock_flow_entries after DEL"
+	assert_log 'rps_sock_flow_entries is 65536, not flowsteer.s 32768: left as it is' 
 }
 
 @test "a node device's mask an operator changed while held is not reverted by the last DEL" {
@@ -128,26 +129,22 @@ plant_node_json() {
 	run_helper cni ADD "$(conf 1.0.0)"
 	node_write ul0 rps_cpus "$(kmask 0)"
 	run_helper cni DEL "$(conf 1.0.0)"
-	[ "$(node_sysfs ul0 rps_cpus)" = "$(kmask 0)" ]
-	[ "$(node_sysfs ul0 rps_flow_cnt)" = "$UL0_FLOW" ]
+	assert_eq "$(dev_values ul0)" "ul0=$(kmask 0)/${ORIG[ul0]#*/}" "ul0"
 }
 
 # --- 4. queues a node device gains while held ---------------------------------
 
 @test "a node device recreated with more rx queues while held: every queue is restored" {
+	ADD_FILTER='.hostDevices = ["ulq"]'
 	node_run ip link add ulq type veth peer name ulqp
-	c=$(conf 1.0.0 '.hostDevices = ["ulq"]')
-	make_pod p1
-	CID=ctr-p1 run_helper cni ADD "$c"
+	add_pods p1
 	node_run ip link del ulq
 	node_run ip link add ulq numrxqueues 4 numtxqueues 4 type veth peer name ulqp
-	make_pod p2
-	CID=ctr-p2 run_helper cni ADD "$c"
-	[ "$(node_queues ulq rps_flow_cnt)" = "8192 8192 8192 8192" ]
-	CID=ctr-p2 run_helper cni DEL "$c"
-	CID=ctr-p1 run_helper cni DEL "$c"
-	[ "$(node_queues ulq rps_flow_cnt)" = "0 0 0 0" ]
-	is_zero_mask "$(node_queues ulq rps_cpus)"
+	add_pods p2
+	expect_tuned "$ALL" 8192 ulq:4
+	cni_del "${CONF[p2]}" ctr-p2
+	cni_del "${CONF[p1]}" ctr-p1
+	expect_untouched ulq
 }
 
 # --- 5. GC with a malformed list changes nothing ------------------------------
@@ -158,7 +155,7 @@ plant_node_json() {
 	snapshot before
 	for v in '["c16"]' '[null]' '[{"containerId": "ctr-p1", "ifname": "eth0"}]'; do
 		run_helper 1 cni GC "$(conf 1.1.0 ".[\"cni.dev/valid-attachments\"] = $v")"
-		assert_json "$output" .code 7
+		expect_cni_error 7
 	done
 	snapshot after
 	assert_unchanged before after
@@ -172,20 +169,19 @@ plant_node_json() {
 	POD_NETNS=/proc/$HOLDER/ns/net HOST_VETH=caliu0 POD_NAME=u0
 	run_helper cni ADD "$(conf 1.0.0 '.scope = "container"')"
 	assert_json "$output" '.flowsteer.devices[0].status' applied
-	got=$(nsenter -t "$HOLDER" -n unshare -m sh -c 'mount -t sysfs none /sys && cat /sys/class/net/eth0/queues/rx-0/rps_flow_cnt')
-	[ "$got" = 32768 ]
+	assert_eq "$(nsenter -t "$HOLDER" -n unshare -m sh -c 'mount -t sysfs none /sys && cat /sys/class/net/eth0/queues/rx-0/rps_flow_cnt')" \
+		32768 "eth0 rps_flow_cnt in the user-namespaced pod"
 }
 
 # --- 7. an escaped NUL is refused, never cut ----------------------------------
 
 @test "escaped NULs in strings are configuration errors naming the key" {
 	make_pod p1
-	# Cut short, "$T/x\u0000/../y" would be the stateDir "$T/x".
+	# Cut at the NUL, the stateDir would be $BATS_TEST_TMPDIR/x.
 	run_helper 1 cni ADD "$(conf 1.0.0 | sed "s|\"stateDir\":\"[^\"]*\"|\"stateDir\":\"$BATS_TEST_TMPDIR/x\\\\u0000/../y\"|")"
-	assert_json "$output" .code 7
-	[[ $(jq -r .msg <<<"$output") == *'"stateDir" holds an escaped NUL'* ]]
+	expect_cni_error 7 '"stateDir" holds an escaped NUL'
 	run_helper 1 cni ADD "$(conf 1.0.0 '.mode = "rfs"' | sed 's|"mode":"rfs"|"mode":"rfs\\u0000junk"|')"
-	[[ $(jq -r .msg <<<"$output") == *'"mode" holds an escaped NUL'* ]]
+	expect_cni_error 7 '"mode" holds an escaped NUL'
 	[ ! -e "$BATS_TEST_TMPDIR/x" ]
 }
 
@@ -193,26 +189,34 @@ plant_node_json() {
 	cp "$FIXTURES/10-calico.conflist" "$BATS_TEST_TMPDIR/c.conflist"
 	run_helper 1 "$FLOWSTEER_BIN" conflist insert "$BATS_TEST_TMPDIR/c.conflist" \
 		--entry '{"type":"flowsteer","stateDir":"/run/x\u0000/../y"}'
-	[[ $stderr == *stateDir* ]]
+	assert_match "$stderr" stateDir
 	cmp "$FIXTURES/10-calico.conflist" "$BATS_TEST_TMPDIR/c.conflist"
 }
 
 # --- 8. one stateDir per node -------------------------------------------------
 
+# two_state_dirs: pod p1 added with the test's stateDir, then pod p2
+# with a second one, $B.
+two_state_dirs() {
+	B=$BATS_TEST_TMPDIR/state-b
+	add_pods p1
+	ADD_FILTER=".stateDir = \"$B\"" add_pods p2
+}
+
 @test "a second stateDir on the node: its node devices are skipped naming the first, which keeps them" {
-	make_pod p1
-	A=$STATE_DIR B=$BATS_TEST_TMPDIR/state-b
-	CID=ctr-p1 run_helper cni ADD "$(conf 1.0.0)"
-	make_pod p2
-	CID=ctr-p2 run_helper cni ADD "$(conf 1.0.0 ".stateDir = \"$B\"")"
-	assert_json "$output" '.flowsteer.devices[] | select(.name == "ul0") | .reason' \
-		"they are held by stateDir $A (one stateDir per node tunes them)"
-	CID=ctr-p2 run_helper cni DEL "$(conf 1.0.0 ".stateDir = \"$B\"")"
-	[ "$(node_sysfs ul0 rps_flow_cnt)" = 32768 ]
-	CID=ctr-p1 run_helper cni DEL "$(conf 1.0.0)"
-	assert_ul0_original
-	CID=ctr-p2 run_helper cni ADD "$(conf 1.0.0 ".stateDir = \"$B\"")"
-	assert_json "$output" '.flowsteer.devices[] | select(.name == "ul0") | .status' applied
+	two_state_dirs
+	assert_dev ul0 .reason "they are held by stateDir $STATE_DIR (one stateDir per node tunes them)"
+	cni_del "${CONF[p2]}" ctr-p2
+	expect_tuned "$ALL" 32768 ul0
+}
+
+@test "a second stateDir on the node takes the node devices once the first let them go" {
+	two_state_dirs
+	cni_del "${CONF[p2]}" ctr-p2
+	cni_del "${CONF[p1]}" ctr-p1
+	expect_orig ul0
+	run_helper cni ADD "${CONF[p2]}" ctr-p2
+	assert_dev ul0 .status applied
 }
 
 # --- 9. the smaller ones -------------------------------------------------------
@@ -221,7 +225,7 @@ plant_node_json() {
 	make_pod p1
 	ip -n "$POD_NS" link set eth0 name "eth-é"
 	CNI_IFNAME_OVERRIDE="eth-é" run_helper cni ADD "$(conf 1.0.0 '.prevResult.interfaces[1].name = "eth-é"')"
-	[ "$(pod_sysfs "$POD_NS" rps_flow_cnt "eth-é")" = 32768 ]
+	assert_eq "$(pod_rx rps_flow_cnt "eth-é")" 32768 "eth-é rps_flow_cnt"
 }
 
 @test "a corrupted node.json is never overwritten with tuned values" {
@@ -232,18 +236,15 @@ plant_node_json() {
 	make_pod p2
 	CID=ctr-p2 run_helper cni ADD "$(conf 1.0.0)"
 	assert_json "$output" '.flowsteer.devices[] | select(.name == "ul0") | .status' skipped
-	[ "$(sha1sum <"$STATE_DIR/node.json")" = "$sum" ]
-	[ "$(pod_sysfs "$POD_NS" rps_flow_cnt)" = 32768 ]
+	assert_eq "$(sha1sum <"$STATE_DIR/node.json")" "$sum" "node.json's checksum"
+	expect_tuned "$ALL" 32768 pod
 }
 
 @test "sysctl: after a rollback the result does not report sockFlowEntries as applied" {
 	echo 4096 >"$SOCK_SYSCTL"
 	make_pod p1
 	mkdir -p -m 0700 "$STATE_DIR/attachments"
-	conf 1.0.0 '.hostDevices = []' >"$IN"
-	PLUGIN_WRAP=(unshare -m sh -c 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"' sh "$STATE_DIR/attachments")
-	run --separate-stderr plugin_env "$IN"
-	[ "$status" -eq 0 ]
+	ro_bind "$STATE_DIR/attachments" run_helper cni ADD "$(conf 1.0.0 '.hostDevices = []')"
 	assert_json "$output" .flowsteer.sockFlowEntries null
-	[ "$(cat "$SOCK_SYSCTL")" = 4096 ]
+	assert_eq "$(sock_flow)" 4096 "rps_sock_flow_entries"
 }

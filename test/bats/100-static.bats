@@ -11,7 +11,6 @@
 # and its objects next to it (cmd/*.o, libflowsteer.a), whatever
 # FLOWSTEER_BIN is (`make SANITIZE=1 bats` runs an ASan build).
 
-bats_require_minimum_version 1.5.0
 load helpers
 
 STATIC_BIN=${FLOWSTEER_STATIC_BIN:-$BATS_TEST_DIRNAME/../../build/flowsteer}
@@ -38,27 +37,22 @@ teardown() {
 defined_symbols() { nm "$1" | awk 'NF == 3 && $2 != "U" && $2 != "w" {print $3}'; }
 
 @test "static: file, ldd and readelf say statically linked, no interpreter" {
-	run file -L "$STATIC_BIN"
-	[[ $output == *"statically linked"* ]]
-	run ldd "$STATIC_BIN"
-	[[ $output == *"not a dynamic executable"* ]]
-	run readelf -lW "$STATIC_BIN"
-	[[ $output != *INTERP* ]]
-	[[ $output != *"DYNAMIC"* ]]
+	run_helper file -L "$STATIC_BIN"
+	assert_match "$output" "statically linked"
+	run_helper 1 ldd "$STATIC_BIN"
+	assert_match "$stderr" "not a dynamic executable"
+	run_helper readelf -lW "$STATIC_BIN"
+	assert_no_match "$output" "INTERP|DYNAMIC" "program headers"
 }
 
 @test "static: the plugin's own objects reference no dlopen, libcurl or libyaml" {
 	local objs=("$STATIC_DIR"/cmd/*.o "$STATIC_DIR/libflowsteer.a")
-	[ -e "${objs[0]}" ]
-	[ -e "${objs[-1]}" ]
-	run nm -u "${objs[@]}"
-	[ "$status" -eq 0 ]
+	[ -e "${objs[0]}" ] && [ -e "${objs[-1]}" ] || { echo "no objects in $STATIC_DIR" >&2; false; }
+	run_helper nm -u "${objs[@]}"
 	# The objects do reference their real libraries (the listing is not empty).
-	[[ $output == *" U cJSON_Parse"* ]]
-	[[ $output == *" U rtnl_link_"* ]]
-	run grep -E ' U (dlopen|dlmopen|dlsym|dlvsym|curl_|yaml_)' <<<"$output"
-	echo "$output"
-	[ "$status" -eq 1 ]
+	assert_match "$output" " U cJSON_Parse" "undefined symbols"
+	assert_match "$output" " U rtnl_link_" "undefined symbols"
+	assert_no_match "$output" ' U (dlopen|dlmopen|dlsym|dlvsym|curl_|yaml_)' "undefined symbols"
 }
 
 # Static glibc itself always carries dlopen (rtld_static_init links it even
@@ -67,12 +61,9 @@ defined_symbols() { nm "$1" | awk 'NF == 3 && $2 != "U" && $2 != "w" {print $3}'
 # only through iconv or a non-C locale, which flowsteer never sets.
 @test "static: no libcurl, libyaml or NSS code in the binary" {
 	defined_symbols "$STATIC_BIN" >"$BATS_TEST_TMPDIR/syms"
-	grep -qx cJSON_Parse "$BATS_TEST_TMPDIR/syms"
-	grep -qx rtnl_link_alloc_cache "$BATS_TEST_TMPDIR/syms"
-	run grep -E '^(curl_|Curl_|yaml_|__nss_|_nss_|getaddrinfo$|getnameinfo$|gethostby|getprotoby|getservby|getspnam|initgroups$|(getpw|getgr)(nam|uid|gid|ent)(_r)?$)' \
+	assert_eq "$(grep -cx -e cJSON_Parse -e rtnl_link_alloc_cache "$BATS_TEST_TMPDIR/syms")" 2 "cJSON_Parse, rtnl_link_alloc_cache defined"
+	run_helper 1 grep -E '^(curl_|Curl_|yaml_|__nss_|_nss_|getaddrinfo$|getnameinfo$|gethostby|getprotoby|getservby|getspnam|initgroups$|(getpw|getgr)(nam|uid|gid|ent)(_r)?$)' \
 		"$BATS_TEST_TMPDIR/syms"
-	echo "$output"
-	[ "$status" -eq 1 ]
 }
 
 # root_cni VERB CONFIG: the static plugin chrooted into $ROOT with nothing
@@ -88,47 +79,52 @@ root_cni() {
 		"$(command -v chroot)" "$ROOT" /flowsteer
 }
 
-# rps FILE: that rx-0 file of the pod's eth0, the host veth and the node's
-# underlay ul0 (a node device: restored on the last DEL).
-rps() { echo "$(pod_sysfs "$POD_NS" "$1") $(node_sysfs "$HOST_VETH" "$1") $(node_sysfs ul0 "$1")"; }
-
-@test "static: ADD, CHECK, DEL chrooted into an empty root" {
+# static_node: a node, pod web, and an otherwise empty root holding the
+# static plugin; CONF names paths inside it only, and a flowCnt ul0 does
+# not have yet (so that its restore shows).
+static_node() {
 	setup_node
 	make_pod web
 	ROOT=$BATS_TEST_TMPDIR/root
 	mkdir -p "$ROOT/proc" "$ROOT/sys" "$ROOT/run/netns" "$ROOT/state"
 	cp "$STATIC_BIN" "$ROOT/flowsteer"
-	local all c ul0_cpus ul0_flow
-	all=$(all_cpus_mask)
-	ul0_cpus=$(node_sysfs ul0 rps_cpus)
-	ul0_flow=$(node_sysfs ul0 rps_flow_cnt)
-	[ "$ul0_cpus $ul0_flow" != "$all 4096" ]
-	c=$(conf 1.0.0 '.stateDir = "/state" | .logFile = "/state/flowsteer.log"
-		| .annotationsFile = "/state/annotations.json" | .mode = "rfs" | .scope = "both" | .flowCnt = 4096')
+	ALL=$(all_cpus_mask)
+	save_orig ul0
+	[ "${ORIG[ul0]}" != "ul0=$ALL/4096" ]
+	CONF=$(conf 1.0.0 '.stateDir = "/state" | .logFile = "/state/flowsteer.log"
+		| .annotationsFile = "/state/annotations.json" | .cpuManagerStateFile = "/state/cpu_manager_state"
+		| .mode = "rfs" | .scope = "both" | .flowCnt = 4096')
+}
 
-	run root_cni ADD "$c"
-	echo "ADD: $status $output"
-	[ "$status" -eq 0 ]
-	[ "$(jq -r .cniVersion <<<"$output")" = 1.0.0 ]
-	[ "$(rps rps_cpus)" = "$all $all $all" ]
-	[ "$(rps rps_flow_cnt)" = "4096 4096 4096" ]
-	[ "$("$STATIC_BIN" status --json --state-dir "$ROOT/state" | jq -r '.attachments[].containerId')" = ctr-web ]
-	grep -q . "$ROOT/state/flowsteer.log"
+# root_status: `flowsteer status --json` of the root's stateDir.
+root_status() { FLOWSTEER_BIN=$STATIC_BIN STATE_DIR=$ROOT/state run_helper fs_status --json; }
 
-	run root_cni CHECK "$c"
-	echo "CHECK: $status $output"
-	[ "$status" -eq 0 ]
+@test "static: ADD chrooted into an empty root tunes the pod, its veth and the node; status lists it; it logs" {
+	static_node
+	run_helper root_cni ADD "$CONF"
+	assert_json "$output" .cniVersion 1.0.0
+	expect_tuned "$ALL" 4096 pod "$HOST_VETH" ul0
+	root_status
+	assert_json "$output" '.attachments[].containerId' ctr-web
+	LOG_FILE=$ROOT/state/flowsteer.log assert_log .
+}
 
-	run root_cni DEL "$c"
-	echo "DEL: $status $output"
-	[ "$status" -eq 0 ]
-	[ "$(node_sysfs ul0 rps_cpus) $(node_sysfs ul0 rps_flow_cnt)" = "$ul0_cpus $ul0_flow" ]
-	[ "$("$STATIC_BIN" status --json --state-dir "$ROOT/state" | jq '.attachments | length')" -eq 0 ]
+@test "static: CHECK and DEL chrooted into an empty root; DEL restores the node" {
+	static_node
+	run_helper root_cni ADD "$CONF"
+	run_helper root_cni CHECK "$CONF"
+	assert_eq "$output" "" "CHECK's stdout"
+	run_helper root_cni DEL "$CONF"
+	expect_orig ul0
+	root_status
+	assert_json "$output" '.attachments | length' 0
+}
 
-	# The root holds nothing the test did not put there, and no bind
-	# outlived the plugin's mount namespace.
-	[ "$(cd "$ROOT" && ls -A | paste -sd' ')" = "flowsteer proc run state sys" ]
-	[ "$(ls -A "$ROOT/run")" = netns ]
-	run awk -v r="$ROOT/" 'index($5, r) == 1' /proc/self/mountinfo
-	[ -z "$output" ]
+@test "static: the root holds nothing the plugin did not need, no bind outlives its mount namespace" {
+	static_node
+	run_helper root_cni ADD "$CONF"
+	run_helper root_cni DEL "$CONF"
+	assert_eq "$(cd "$ROOT" && ls -A | paste -sd' ')" "flowsteer proc run state sys" "the root"
+	assert_eq "$(ls -A "$ROOT/run")" netns "the root's /run"
+	assert_eq "$(awk -v r="$ROOT/" 'index($5, r) == 1' /proc/self/mountinfo)" "" "mounts below the root"
 }

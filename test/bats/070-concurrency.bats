@@ -8,13 +8,12 @@
 # finished and what has started.
 
 load helpers
-load hardening_helpers
 
 N=${CONCURRENCY_PODS:-64}
 
 setup() {
 	setup_node
-	save_ul0
+	save_orig ul0
 	PODS=()
 	VETHS=()
 	NETNSES=()
@@ -36,7 +35,7 @@ teardown() {
 	teardown_node
 }
 
-# launch VERB I: one invocation in the background; marks started/done.
+# launch VERB I: pod I's invocation in the background; marks started/done.
 launch() {
 	local verb=$1 i=$2
 	(
@@ -54,6 +53,34 @@ launch() {
 wait_launched() {
 	wait "${LAUNCHED[@]}"
 	LAUNCHED=()
+}
+
+# all_ok VERB FROM TO: the invocations FROM..TO-1 of VERB all exited 0.
+all_ok() {
+	local i fail=0
+	for ((i = $2; i < $3; i++)); do
+		if [ "$(cat "$BATS_TEST_TMPDIR/rc.$1.$i")" != 0 ]; then
+			echo "$1 ${PODS[$i]}: exit $(cat "$BATS_TEST_TMPDIR/rc.$1.$i"): $(cat "$BATS_TEST_TMPDIR/out.$1.$i")" >&2
+			fail=1
+		fi
+	done
+	return "$fail"
+}
+
+# run_range VERB FROM TO: pods FROM..TO-1 at once; each exits 0.
+run_range() {
+	local i
+	for ((i = $2; i < $3; i++)); do launch "$1" "$i"; done
+	wait_launched
+	all_ok "$1" "$2" "$3"
+}
+
+# parallel VERB PHASE: every pod at once, while the watcher checks PHASE.
+parallel() {
+	rm -f "$MARK"/*
+	watch_start "$2"
+	run_range "$1" 0 "$N"
+	watch_stop
 }
 
 # watch_start PHASE: PHASE is "up" (ADDs: the count only grows) or "down".
@@ -124,113 +151,73 @@ watch_stop() {
 	wait "$WATCH_PID" || rc=$?
 	WATCH_PID=
 	cat "$BATS_TEST_TMPDIR/watch.out"
-	[ "$rc" -eq 0 ]
+	assert_eq "$rc" 0 "the watcher's exit status"
 	# It sampled before the first invocation started and after the last ended.
 	[ "$(awk 'NR == 1 {print $1}' "$BATS_TEST_TMPDIR/watch.out")" -ge 2 ]
 }
 
-# all_ok VERB: every invocation of VERB exited 0.
-all_ok() {
-	local i fail=0
-	for ((i = 0; i < N; i++)); do
-		if [ "$(cat "$BATS_TEST_TMPDIR/rc.$1.$i")" != 0 ]; then
-			echo "$1 ${PODS[$i]}: exit $(cat "$BATS_TEST_TMPDIR/rc.$1.$i"): $(cat "$BATS_TEST_TMPDIR/out.$1.$i")"
-			fail=1
-		fi
+# expect_added I: pod I's ADD applied eth0, its host veth and ul0; the
+# first two hold every CPU and the whole flow table.
+expect_added() {
+	assert_json "$(cat "$BATS_TEST_TMPDIR/out.ADD.$1")" \
+		"[.flowsteer.devices[] | select(.status == \"applied\") | .name] | index(\"eth0\") != null and index(\"${VETHS[$1]}\") != null and index(\"ul0\") != null" \
+		true "eth0, ${VETHS[$1]} and ul0 applied for ${PODS[$1]}"
+	POD_NS=${NETNSES[$1]##*/} expect_tuned "$MASK" 32768 pod "${VETHS[$1]}"
+}
+
+# expect_held_by FROM TO: pods FROM..TO-1 hold the node, each tuned; the
+# node stayed tuned throughout (no restore logged); no temp file.
+expect_held_by() {
+	local i want=()
+	for ((i = $1; i < $2; i++)); do
+		want+=("ctr-${PODS[$i]}@eth0.n.json")
+		expect_added "$i"
 	done
-	return "$fail"
+	assert_eq "$(record_names)" "$(printf '%s\n' "${want[@]}" | LC_ALL=C sort | paste -sd' ')" "records"
+	assert_eq "$(tmp_files)" "" "temp files"
+	expect_tuned "$MASK" 32768 ul0
+	assert_log 'restored node device ul0 ' 0
 }
 
-assert_pod_tuned() {
-	local i=$1 out=$BATS_TEST_TMPDIR/out.ADD.$1 ns
-	jq -e --arg mask "$MASK" --arg host "${VETHS[$i]}" '
-		[.flowsteer.devices[] | select(.status == "applied") | .name] as $a
-		| ($a | index("eth0")) and ($a | index($host)) and ($a | index("ul0"))' "$out" >/dev/null ||
-		{ echo "ADD ${PODS[$i]} did not apply eth0, ${VETHS[$i]} and ul0: $(cat "$out")"; return 1; }
-	ns=${NETNSES[$i]##*/}
-	[ "$(pod_sysfs "$ns" rps_cpus)" = "$MASK" ] || { echo "${PODS[$i]} eth0 not tuned"; return 1; }
-	[ "$(node_sysfs "${VETHS[$i]}" rps_cpus)" = "$MASK" ] || { echo "${VETHS[$i]} not tuned"; return 1; }
-}
-
-assert_clean_end() {
-	[ "$(refs)" -eq 0 ]
-	[ "$(records)" -eq 0 ]
-	[ ! -e "$STATE_DIR/node.json" ]
-	[ -z "$(tmp_files)" ]
-	assert_ul0_original
-	# The lock is free: no invocation left it held.
-	flock -n "$STATE_DIR/lock" true
+# The count is back to 0: no state left, the lock free, ul0 as found.
+expect_clean_end() {
+	expect_no_state
+	expect_orig ul0
 }
 
 @test "$N ADDs in parallel, then $N DELs in parallel: all tuned, count exact, node restored" {
-	watch_start up
-	for ((i = 0; i < N; i++)); do launch ADD "$i"; done
-	wait_launched
-	watch_stop
-	all_ok ADD
-	[ "$(refs)" -eq "$N" ]
-	[ -z "$(tmp_files)" ]
-	for ((i = 0; i < N; i++)); do assert_pod_tuned "$i"; done
-	[ "$(node_sysfs ul0 rps_cpus)" = "$MASK" ]
-	[ "$(node_orig ul0)" = "$(mask_list "$UL0_CPUS")" ]
-
-	rm -f "$MARK"/*
-	watch_start down
-	for ((i = 0; i < N; i++)); do launch DEL "$i"; done
-	wait_launched
-	watch_stop
-	all_ok DEL
-	assert_clean_end
+	parallel ADD up
+	expect_held_by 0 "$N"
+	expect_node_orig ul0
+	parallel DEL down
+	expect_clean_end
 	# Exactly one DEL restored the node: the one that took the count to 0.
-	[ "$(grep -c 'restored node device ul0 ' "$LOG_FILE")" -eq 1 ]
+	assert_log 'restored node device ul0 ' 1
 }
 
 @test "ADDs and DELs interleaved: half the pods leave while the other half arrive" {
-	local half=$((N / 2))
-	for ((i = 0; i < half; i++)); do launch ADD "$i"; done
-	wait_launched
-	for ((i = 0; i < half; i++)); do [ "$(cat "$BATS_TEST_TMPDIR/rc.ADD.$i")" = 0 ]; done
-	[ "$(refs)" -eq "$half" ]
-
+	local half=$((N / 2)) i
+	run_range ADD 0 "$half"
+	assert_eq "$(refs)" "$half" "references"
 	# Arrivals and departures alternate as they are launched.
-	for ((i = 0; i < half; i++)); do
-		launch ADD "$((half + i))"
-		launch DEL "$i"
-	done
+	for ((i = 0; i < half; i++)); do launch ADD "$((half + i))"; launch DEL "$i"; done
 	wait_launched
-	for ((i = half; i < N; i++)); do
-		[ "$(cat "$BATS_TEST_TMPDIR/rc.ADD.$i")" = 0 ] || { cat "$BATS_TEST_TMPDIR/out.ADD.$i"; false; }
-		assert_pod_tuned "$i"
-	done
-	for ((i = 0; i < half; i++)); do [ "$(cat "$BATS_TEST_TMPDIR/rc.DEL.$i")" = 0 ]; done
-	[ "$(refs)" -eq "$((N - half))" ]
-	[ -z "$(tmp_files)" ]
-	# The node stayed tuned throughout: some pod always held it.
-	[ "$(node_sysfs ul0 rps_cpus)" = "$MASK" ]
-	[ "$(grep -c 'restored node device ul0 ' "$LOG_FILE" || true)" -eq 0 ]
-	for ((i = half; i < N; i++)); do
-		[ -e "$STATE_DIR/attachments/ctr-${PODS[$i]}@eth0.n.json" ]
-	done
-
-	for ((i = half; i < N; i++)); do launch DEL "$i"; done
-	wait_launched
-	for ((i = half; i < N; i++)); do [ "$(cat "$BATS_TEST_TMPDIR/rc.DEL.$i")" = 0 ]; done
-	assert_clean_end
+	all_ok ADD "$half" "$N"
+	all_ok DEL 0 "$half"
+	expect_held_by "$half" "$N"
+	run_range DEL "$half" "$N"
+	expect_clean_end
 }
 
 @test "$N DELs of the same attachment at once: idempotent, one restore" {
-	run cni ADD "$(conf 1.0.0)" ctr-same
-	[ "$status" -eq 0 ]
-	[ "$(refs)" -eq 1 ]
+	run_helper cni ADD "$(conf 1.0.0)" ctr-same
+	assert_eq "$(refs)" 1 "references"
 	for ((i = 0; i < N; i++)); do
-		(
-			rc=0
-			cni DEL "$(conf 1.0.0)" ctr-same >/dev/null 2>&1 || rc=$?
-			echo "$rc" >"$BATS_TEST_TMPDIR/rc.same.$i"
-		) &
+		(rc=0; cni DEL "$(conf 1.0.0)" ctr-same >"$BATS_TEST_TMPDIR/out.same.$i" 2>&1 || rc=$?
+			echo "$rc" >"$BATS_TEST_TMPDIR/rc.same.$i") &
 	done
 	wait
-	for ((i = 0; i < N; i++)); do [ "$(cat "$BATS_TEST_TMPDIR/rc.same.$i")" = 0 ]; done
-	assert_clean_end
-	[ "$(grep -c 'restored node device ul0 ' "$LOG_FILE")" -eq 1 ]
+	all_ok same 0 "$N"
+	expect_clean_end
+	assert_log 'restored node device ul0 ' 1
 }
