@@ -296,7 +296,9 @@ static int host_peer(const struct kview *kv, const char *ifname, char *name, cha
 		snprintf(why, wl, "pod interface %s: %s", ifname, strerror(-ret));
 		return -1;
 	}
-	if (iflink == ifindex || netlink_link_get(kv->nl, NULL, iflink, &l)) {
+	/* iflink == ifindex means "no peer" only within one netns: a veth's
+	 * two ends may well carry the same index in their two namespaces. */
+	if (netlink_link_get(kv->nl, NULL, iflink, &l)) {
 		snprintf(why, wl, "the peer of pod interface %s (ifindex %d) is not in the host netns",
 			 ifname, iflink);
 		return -1;

@@ -111,6 +111,16 @@ used_state_dir() {
 	assert_json "$output" ".flowsteer.devices[] | select(.scope == \"host\") | .status" absent
 }
 
+@test "a host veth and its pod interface with the same ifindex, each in its namespace: the veth is tuned" {
+	make_pod p1
+	ip -n "$POD_NS" link del eth0
+	node_run ip link add calisame index 4001 type veth peer name eth0 netns "$POD_NS" index 4001
+	node_run ip link set calisame up
+	run_helper cni ADD "$(conf 1.0.0 '.scope = "host" | .prevResult.interfaces[0].name = "calisame"')"
+	assert_json "$output" ".flowsteer.devices[] | select(.scope == \"host\") | .status" applied
+	expect_tuned "$(all_cpus_mask)" 32768 calisame
+}
+
 # --- 3. restore only what is still flowsteer's --------------------------------
 
 @test "sysctl: an operator's raise after the first ADD survives the last DEL" {
