@@ -27,6 +27,8 @@
 #include <stdbool.h>
 #include <curl/curl.h>
 
+#include "pace.h"
+
 #define LOOP_MAX_FDS 16
 #define LOOP_MAX_TIMERS 32
 
@@ -59,6 +61,21 @@ void loop_timer_init(struct loop_timer *t, void (*fn)(struct loop *, struct loop
 int loop_timer_after(struct loop *l, struct loop_timer *t, long long ms);
 void loop_timer_stop(struct loop_timer *t);
 void loop_timer_forget(struct loop *l, struct loop_timer *t);
+
+/* A debounced action: kicked at each change, fn runs from the loop once
+ * the burst is quiet (at most max_ms after its first kick). */
+struct loop_debounce {
+	struct debounce d;
+	struct loop_timer t;
+	struct loop *l;
+	void (*fn)(void *arg);
+	void *arg;
+};
+
+void loop_debounce_init(struct loop *l, struct loop_debounce *b, long long quiet_ms, long long max_ms,
+			void (*fn)(void *arg), void *arg);
+void loop_debounce_kick(struct loop_debounce *b);
+void loop_debounce_forget(struct loop_debounce *b);
 
 /* Starts a transfer (x->h set up by the caller). Returns 0 or -1. */
 int loop_xfer_start(struct loop *l, struct loop_xfer *x);
