@@ -53,7 +53,7 @@ struct agent {
 	bool dirty;
 	struct debounce flush;
 	struct loop_timer flush_timer, refresh_timer;
-	/* Phase 2: the status duty, the records' metrics, the re-mask duty. */
+	/* The status duty, the records' metrics, the re-mask duty. */
 	struct podstatus ps;
 	struct records rec;
 	struct cpuwatch cw;

@@ -5,12 +5,13 @@
  * need no locks and no shutdown handshakes. libcurl's multi interface runs
  * the API-server transfers on this thread (curl_multi_poll() also waits on
  * our own fds: signalfd, inotify), and nothing here blocks for long: every
- * transfer and every file operation is bounded. The only other thread is
- * libmicrohttpd's (metrics.c), which reads counters and takes the metrics
- * lock; it never touches loop state.
+ * transfer and every file operation is bounded; the longest step is a
+ * re-mask pass (remask.c: tens of ms for hundreds of pods). The only other
+ * thread is libmicrohttpd's (metrics.c), which reads counters, takes the
+ * metrics lock and the records lock (records.c); it never touches loop
+ * state.
  *
- * Duties register fds (inotify, signalfd, ...) and timers; phase-2 duties
- * (stateDir, cpu_manager_state) add theirs the same way:
+ * Duties register fds (inotify, signalfd, ...) and timers:
  *
  *   static void on_state(struct loop *l, int fd, short revents, void *arg);
  *   int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);

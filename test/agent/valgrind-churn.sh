@@ -56,20 +56,11 @@ start_apiserver "$NS" "$T" "$(cat "$T/sa/token")" || exit 1
 
 # cni VERB POD UID: the plugin for pod POD (netns $NS-POD, host veth
 # caliPOD in $NS), every path in $T.
-cni() {
-	jq -c --arg host "cali$2" --arg netns "/run/netns/$NS-$2" --arg t "$T" '. as $p |
-		{cniVersion: "1.0.0", name: "k8s-pod-network", type: "flowsteer", stateDir: ($t + "/state"),
-		 logFile: ($t + "/flowsteer.log"), annotationsFile: ($t + "/run/annotations.json"),
-		 cpuManagerStateFile: ($t + "/kubelet/cpu_manager_state"),
-		 prevResult: ($p | .interfaces |= map(if .sandbox then .sandbox = $netns else .name = $host end))}' \
-		"$REPO/test/fixtures/calico-v3.31-prevresult-1.0.0.json" |
-		in_ns env CNI_COMMAND="$1" CNI_CONTAINERID="ctr-$2" CNI_NETNS="/run/netns/$NS-$2" CNI_IFNAME=eth0 \
-		CNI_PATH=/opt/cni/bin CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=team-a;K8S_POD_NAME=$2;K8S_POD_UID=$3" \
-		timeout 20 "$PLUGIN" >/dev/null
-}
+cni() { plugin_cni "$1" "$NS" "$2" "/run/netns/$NS-$2" "cali$2" "$3" "$T" >/dev/null; }
 add_pod() {
 	ip netns add "$NS-$1" && PODS+=("$NS-$1")
-	ip -n "$NS" link add "cali$1" type veth peer name eth0 netns "$NS-$1"
+	# An index of its own: plan.c takes iflink == ifindex for "no peer".
+	ip -n "$NS" link add "cali$1" index $((100 + ${#PODS[@]})) type veth peer name eth0 netns "$NS-$1"
 	ip -n "$NS" link set "cali$1" up
 	ip -n "$NS-$1" link set eth0 up
 	cni ADD "$1" "$2"
@@ -85,7 +76,7 @@ ip netns exec "$NS" env KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_POR
 	valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
 	--suppressions="$REPO/test/helpers/valgrind-netns.supp" --log-file="$T/vg.%p.log" "$AGENT" --no-install --node-name node-1 --sa-dir "$T/sa" \
 	--annotations-file "$T/run/annotations.json" --metrics-addr 127.0.0.1:0 --backoff-base-ms 100 \
-	--state-dir "$T/state" --cpu-manager-state "$T/kubelet/cpu_manager_state" --drift-interval-seconds 1 \
+	--state-dir "$T/state" --cpu-manager-state "$T/kubelet/cpu_manager_state" --drift-interval-seconds 20 \
 	>"$T/agent.log" 2>&1 &
 AG=$!
 AG_PID=$AG
@@ -93,14 +84,17 @@ until_ok 60 test -s "$T/run/annotations.json" || { cat "$T/agent.log"; exit 1; }
 add_pod v1 u-1 && add_pod v2 u-2 && add_pod v3 u-old || { echo "plugin ADD failed"; exit 1; }
 MPORT=$(sed -n 's/.*metrics on .*(port \([0-9]*\)).*/\1/p' "$T/agent.log" | head -n1)
 metric() { in_ns curl -sS -m 30 "http://127.0.0.1:$MPORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
-until_ok 60 test "$(metric 'flowsteer_status_patches_total{result="ok"}')" = 2
-until_ok 60 test "$(metric 'flowsteer_status_patches_total{result="conflict"}')" = 1
+# metric_is NAME VALUE (until_ok calls it again each time).
+metric_is() { [ "$(metric "$1")" = "$2" ]; }
+step() { until_ok 60 metric_is "$@" || { echo "phase 2: $1 never became $2"; exit 1; }; }
+step 'flowsteer_status_patches_total{result="ok"}' 2
+step 'flowsteer_status_patches_total{result="conflict"}' 1
 cpu_state 0
-until_ok 60 test "$(metric flowsteer_remask_total)" = 1
+step flowsteer_remask_total 1
 cpu_state "0-$(($(nproc) - 1))"
-until_ok 60 test "$(metric flowsteer_remask_total)" = 2
+step flowsteer_remask_total 2
 cni DEL v2 u-2
-until_ok 60 test "$(metric 'flowsteer_attachments{mode="rfs",scope="both"}')" = 2
+step 'flowsteer_attachments{mode="rfs",scope="both"}' 2
 echo "# phase 2: patches ok $(metric 'flowsteer_status_patches_total{result="ok"}'), conflict $(metric 'flowsteer_status_patches_total{result="conflict"}'), re-masks $(metric flowsteer_remask_total), drift $(metric flowsteer_drift_devices)"
 start=$(date +%s)
 python3 - "$EVENTS" <<'PY' | ctl_json

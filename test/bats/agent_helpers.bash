@@ -66,6 +66,9 @@ ctl() {
 ctl_get() { "${A_EXEC[@]}" curl -sS -m 10 --fail "$CTL_URL/$1"; }
 # stat NAME: a counter of the server ("list:pods", "watch:namespaces", ...).
 srv_stat() { ctl_get stats | jq -r --arg k "$1" '.[$k] // 0'; }
+# srv_stat_gt NAME N: the counter is above N now (for wait_until, which
+# runs it again each time).
+srv_stat_gt() { [ "$(srv_stat "$1")" -gt "$2" ]; }
 
 # reap PID: ends the `timeout` PID and the agent it runs. `timeout` passes
 # TERM on to its child but not KILL, so the child is killed by name too,
@@ -221,11 +224,7 @@ p2_del() {
 
 # status_line RESULT: the line model_status_line() makes, from the ADD
 # result's flowsteer object (docs/result.md): the expected annotation.
-status_line() {
-	jq -r '.flowsteer | "mode=\(.mode) scope=\(.scope) cpus=\(.cpus)"
-		+ ([.devices[] | select(.status == "applied" or .status == "failed") | " \(.name):\(.status)"] | join(""))
-		+ " (\([.devices[] | select(.status == "applied")] | length) applied, \([.devices[] | select(.status == "failed")] | length) failed)"' <<<"$1"
-}
+status_line() { jq -r -f "$BATS_TEST_DIRNAME/../helpers/status-line.jq" <<<"$1"; }
 
 # pod_status_is NS/NAME LINE: the server's pod has that status annotation.
 pod_status_is() {

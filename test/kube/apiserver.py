@@ -434,7 +434,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(400, status_obj(400, "BadRequest", "patch is not JSON"))
         if self.server.opts.patch_log:
             with self.server.log_lock, open(self.server.opts.patch_log, "a") as f:
-                f.write(json.dumps({"path": self.path, "contentType": ctype, "body": patch}) + "\n")
+                f.write(json.dumps({"path": self.path, "contentType": ctype, "body": patch, "t": time.time()}) + "\n")
         self.patch_pod(parts[0], parts[2], patch)
 
     def patch_pod(self, ns, name, patch):
