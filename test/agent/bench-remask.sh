@@ -63,7 +63,9 @@ cpu_state() {
 	mv "$T/kubelet/cpu.tmp" "$T/kubelet/cpu_manager_state"
 }
 
-in_ns env KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$PORT" "$AGENT" --no-install \
+# Not through in_ns: a backgrounded function is a subshell, and $! must be
+# the agent itself (ip netns exec and env exec it).
+ip netns exec "$NS" env KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$PORT" "$AGENT" --no-install \
 	--node-name node-1 --sa-dir "$T/sa" --annotations-file "$T/run/annotations.json" --metrics-addr 127.0.0.1:0 \
 	--state-dir "$T/state" --cpu-manager-state "$T/kubelet/cpu_manager_state" >"$T/agent.log" 2>&1 &
 AG=$!
@@ -104,14 +106,13 @@ stats <"$T/outside" | sed 's/^/#    rename to the last pod eth0 written (polled 
 
 echo "# 3. rescans of $PODS records"
 cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.0f\n", s}'; }
-apid=$(pgrep -P "$AG" -x flowsteer-agent || echo "$AG")
 s0=$(metric flowsteer_agent_state_scans_total)
-c0=$(cpu_ns "$apid")
+c0=$(cpu_ns "$AG")
 for ((k = 1; k <= SCANS; k++)); do
 	cni ADD $((k % PODS + 1))
 	sleep 0.2
 done
-c1=$(cpu_ns "$apid")
+c1=$(cpu_ns "$AG")
 s1=$(metric flowsteer_agent_state_scans_total)
 echo "#    $((s1 - s0)) rescans, agent CPU $(((c1 - c0) / 1000000)) ms: $(((c1 - c0) / 1000 / (s1 - s0 > 0 ? s1 - s0 : 1))) us per rescan of $PODS records"
 echo "# command: PODS=$PODS FLIPS=$FLIPS SCANS=$SCANS test/agent/bench-remask.sh"
