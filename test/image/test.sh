@@ -13,7 +13,8 @@
 #      container mounts: the pod's flowsteer.io/status arrives; the
 #      container reads the pod interface (drift 0) and re-masks host and
 #      pod devices when the CPU manager state changes, through its
-#      read-only /sys, with the DaemonSet's three capabilities
+#      read-only /sys, with the DaemonSet's three capabilities (each of
+#      SYS_ADMIN and NET_ADMIN taken away fails a check)
 #   6. SIGTERM (podman stop) unchains, exit 0
 # Prints "N passed, N failed". Private podman storage, removed at the end
 # with every container and image; namespaces removed too.
@@ -153,9 +154,15 @@ line=$(jq -r -f "$REPO/test/helpers/status-line.jq" <<<"$result")
 status_is() { [ "$(pod_status)" = "$line" ]; }
 check "the status patch arrives after a plugin ADD (the record's line: $line)" until_ok 10 status_is
 echo "# status patch seen $((($(date +%s%N) - t0) / 1000000)) ms after the ADD started (100 ms polls)"
-no_drift() { [ "$(metric flowsteer_drift_devices) $(metric flowsteer_drift_unreadable_devices)" = "0 0" ]; }
-check "drift: the container reads the pod interface and the host veth (0 drifted, 0 unreadable)" until_ok 5 no_drift
+# Drift inside the pod's netns: the container must enter it to see it.
+drift_is() { [ "$(metric flowsteer_drift_devices) $(metric flowsteer_drift_unreadable_devices)" = "$1" ]; }
 pod_cpus() { ip netns exec "$POD" cat /sys/class/net/eth0/queues/rx-0/rps_cpus; }
+pod_set() { ip netns exec "$POD" sh -c "echo $1 > /sys/class/net/eth0/queues/rx-0/rps_cpus"; }
+set_cpus=$(jq -r '.flowsteer.devices[] | select(.name == "eth0") | .rpsCpus' <<<"$result")
+pod_set 0
+check "drift: the container reads the pod's eth0 inside its netns (1 drifted, 0 unreadable)" until_ok 5 drift_is "1 0"
+pod_set "$set_cpus"
+check "drift: back to 0 once eth0 holds flowsteer's value again" until_ok 5 drift_is "0 0"
 veth_cpus() { in_ns cat /sys/class/net/caliimg0/queues/rx-0/rps_cpus; }
 if [ "$(nproc)" -ge 2 ]; then
 	printf '{"policyName":"static","defaultCpuSet":"0","entries":{"u-g":{"c":"1-%d"}},"checksum":1}' \
