@@ -58,11 +58,20 @@ static int dev_remask(struct remask *m, int classfd, struct dev *d, const struct
 	}
 	if (qfd >= 0)
 		close(qfd);
-	if (ret)
-		warn_add(&m->r->warn, "re-mask: writing %s: %s", d->name, strerror(-ret));
-	d->want_cpus = *want;
+	else
+		ret = qfd;
 	m->r->queues += n;
 	model_dev_free(&live);
+	/* The record keeps wanting the old mask where the new one could not
+	 * be written (a pod in a user namespace without CAP_DAC_OVERRIDE):
+	 * what it says must be what flowsteer asked of the kernel. Queues
+	 * written before the failure are noted all the same (1: the record
+	 * must be saved). */
+	if (ret) {
+		warn_add(&m->r->warn, "re-mask: writing %s: %s", d->name, strerror(-ret));
+		return n > 0 ? 1 : -1;
+	}
+	d->want_cpus = *want;
 	return n > 0;
 }
 

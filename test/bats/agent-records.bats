@@ -61,13 +61,7 @@ RFS_BOTH='flowsteer_attachments{mode="rfs",scope="both"}'
 @test "records: without CAP_SYS_ADMIN pod interfaces are unreadable, host devices still checked" {
 	command -v capsh >/dev/null || skip "capsh not installed"
 	p2_add web u-web
-	: >"$A_LOG"
-	"${A_EXEC[@]}" timeout -s KILL 60 capsh --drop=cap_sys_admin -- -c 'exec "$0" "$@"' "$AGENT_BIN" \
-		--no-kube --no-install --metrics-addr 127.0.0.1:0 --state-dir "$STATE_DIR" --cpu-manager-state off \
-		--drift-interval-seconds 1 >"$A_LOG" 2>&1 3>&- &
-	AGENT_PID=$!
-	wait_until 5 log_has 'metrics on .*(port [0-9]*)'
-	METRICS=http://127.0.0.1:$(sed -n 's/.*metrics on .*(port \([0-9]*\)).*/\1/p' "$A_LOG" | head -n1)
+	AGENT_DROP=cap_sys_admin agent_start --no-kube --drift-interval-seconds 1
 	wait_until 5 metric_is flowsteer_drift_unreadable_devices 1
 	metric_is flowsteer_drift_devices 0
 	node_write "$HOST_VETH" rps_cpus 1

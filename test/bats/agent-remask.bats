@@ -20,7 +20,10 @@ setup() {
 	ALL=$(all_cpus_mask)
 	AGENT_RO_SYS=1
 }
-teardown() { p2_teardown; }
+teardown() {
+	[ -n "${HOLDER:-}" ] && kill "$HOLDER" 2>/dev/null
+	p2_teardown
+}
 
 # cpu_state DEFAULT_CPUSET ENTRIES_JSON: the kubelet's checkpoint (v2
 # entries), written to a temp file and renamed over the old one.
@@ -33,6 +36,7 @@ masks() {
 	echo "$(mask_list "$(pod_sysfs "$POD_NS" rps_cpus)") $(mask_list "$(node_sysfs "$HOST_VETH" rps_cpus)") $(mask_list "$(node_sysfs ul0 rps_cpus)")"
 }
 masks_are() { [ "$(masks)" = "$1" ]; }
+is_cpus0() { [ "$(userns_cpus)" = 0 ]; }
 status_cpus() { node_run "$FLOWSTEER_BIN" status --json --state-dir "$STATE_DIR" --cpu-manager-state "$CPU_STATE" | jq -r '.attachments[0].cpus'; }
 
 @test "remask: the shared pool shrinks then grows: every tuned device follows, records too, never an empty mask" {
@@ -97,4 +101,25 @@ status_cpus() { node_run "$FLOWSTEER_BIN" status --json --state-dir "$STATE_DIR"
 	cpu_state 0 "{\"u-guaranteed\":{\"app\":\"1-$LAST\"}}"
 	wait_until 5 pod_status_is team-a/web "$(status_line "$output" | sed 's/cpus=[^ ]*/cpus=0/')"
 	metric_is 'flowsteer_status_patches_total{result="ok"}' 2
+}
+
+@test "remask: a pod in a user namespace is re-masked with CAP_DAC_OVERRIDE; without it, left as it was (logged)" {
+	command -v capsh >/dev/null || skip "capsh not installed"
+	HOLDER=$(python3 "$BATS_TEST_DIRNAME/../helpers/userns-netns.py" --seconds 120)
+	node_run ip link add caliu0 index 100 type veth peer name eth0 netns "$HOLDER"
+	node_run ip link set caliu0 up
+	POD_NETNS=/proc/$HOLDER/ns/net POD_NAME=u0 POD_NAMESPACE=team-a CNI_ARGS_EXTRA=K8S_POD_UID=u-u0 \
+		run_helper cni ADD "$(p2_conf '.scope = "container"')"
+	userns_cpus() { mask_list "$(nsenter -t "$HOLDER" -n unshare -m sh -c 'mount -t sysfs none /sys && cat /sys/class/net/eth0/queues/rx-0/rps_cpus')"; }
+	all=$(userns_cpus)
+	cpu_state 0 "{\"u-g\":{\"app\":\"1-$LAST\"}}"
+	AGENT_DROP=cap_dac_override agent_start --no-kube
+	wait_until 5 log_has 're-mask: writing eth0: Permission denied'
+	[ "$(userns_cpus)" = "$all" ]
+	# The record still wants what the kernel holds: no drift.
+	run_helper node_run "$FLOWSTEER_BIN" status --json --state-dir "$STATE_DIR" --cpu-manager-state "$CPU_STATE"
+	assert_json "$output" '.attachments[0].devices[] | select(.name == "eth0") | .state' ok
+	reap "$AGENT_PID"
+	agent_start --no-kube
+	wait_until 5 is_cpus0
 }

@@ -86,12 +86,14 @@ reap() {
 # agent_start [args...]: the agent in the netns, in-cluster credentials,
 # fast backoff, the install duty off (agent-install.bats has its own), the
 # stateDir and CPU manager state of the test (never the host's). With
-# AGENT_RO_SYS=1 its /sys is read-only, as in a container. Waits for its
+# AGENT_RO_SYS=1 its /sys is read-only, as in a container; AGENT_DROP=CAPS
+# (capsh's --drop list) runs it without those capabilities. Waits for its
 # metrics port (METRICS).
 agent_start() {
 	local i ro=()
 	: >"$A_LOG"
 	[ "${AGENT_RO_SYS:-}" = 1 ] && ro=(unshare -m sh -c 'mount -o remount,bind,ro /sys && exec "$0" "$@"')
+	[ -n "${AGENT_DROP:-}" ] && ro+=(capsh --drop="$AGENT_DROP" -- -c 'exec "$0" "$@"')
 	"${A_EXEC[@]}" env KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$KUBE_PORT" \
 		timeout -s KILL 300 "${ro[@]}" "$AGENT_BIN" --no-install --node-name "$AGENT_NODE" --sa-dir "$SA_DIR" \
 		--annotations-file "$AF" --metrics-addr 127.0.0.1:0 --backoff-base-ms 100 --backoff-max-ms 1000 \
