@@ -130,19 +130,21 @@ static void agent_collect(struct metrics_out *o, void *arg)
 					   atomic_load((_Atomic uint64_t *)((char *)rs[i] + fam[f].off)));
 		}
 	}
-	metrics_family(o, "flowsteer_agent_last_sync_timestamp_seconds", "gauge",
-		       "When the annotations file was last written in sync with the API server (Unix time; 0 = never).");
-	metrics_sample_u64(o, "flowsteer_agent_last_sync_timestamp_seconds", NULL, (unsigned long long)atomic_load(&a->last_sync));
-	metrics_family(o, "flowsteer_agent_annotations_file_writes_total", "counter", "Writes of the annotations file.");
-	metrics_sample_u64(o, "flowsteer_agent_annotations_file_writes_total", NULL, atomic_load(&a->file_writes));
-	metrics_family(o, "flowsteer_agent_annotations_file_write_errors_total", "counter",
-		       "Failed writes of the annotations file (retried).");
-	metrics_sample_u64(o, "flowsteer_agent_annotations_file_write_errors_total", NULL, atomic_load(&a->file_errors));
-	metrics_family(o, "flowsteer_agent_conflist_writes_total", "counter",
-		       "Rewrites of the CNI config to chain flowsteer (install duty).");
-	metrics_sample_u64(o, "flowsteer_agent_conflist_writes_total", NULL, atomic_load(&a->in.writes));
-	metrics_family(o, "flowsteer_agent_ready", "gauge", "1 once the first sync is done (what /readyz reports).");
-	metrics_sample_u64(o, "flowsteer_agent_ready", NULL, (unsigned long long)atomic_load(&a->ready));
+	metrics_single_u64(o, "flowsteer_agent_last_sync_timestamp_seconds", "gauge",
+			   "When the annotations file was last written in sync with the API server (Unix time; 0 = never).",
+			   (unsigned long long)atomic_load(&a->last_sync));
+	metrics_single_u64(o, "flowsteer_agent_annotations_file_writes_total", "counter",
+			   "Writes of the annotations file.",
+			   atomic_load(&a->file_writes));
+	metrics_single_u64(o, "flowsteer_agent_annotations_file_write_errors_total", "counter",
+			   "Failed writes of the annotations file (retried).",
+			   atomic_load(&a->file_errors));
+	metrics_single_u64(o, "flowsteer_agent_conflist_writes_total", "counter",
+			   "Rewrites of the CNI config to chain flowsteer (install duty).",
+			   atomic_load(&a->in.writes));
+	metrics_single_u64(o, "flowsteer_agent_ready", "gauge",
+			   "1 once the first sync is done (what /readyz reports).",
+			   (unsigned long long)atomic_load(&a->ready));
 	metrics_family(o, "flowsteer_agent_build_info", "gauge", "The agent's version.");
 	metrics_printf(o, "flowsteer_agent_build_info{version=\"%s\"} 1\n", FLOWSTEER_VERSION);
 }
@@ -213,6 +215,25 @@ static int agent_metrics_start(struct agent *a)
 	return 0;
 }
 
+/* The duties on the plugin's records: status patches (with an API server),
+ * their metrics, and re-masking. */
+static int agent_records_start(struct agent *a)
+{
+	podstatus_init(&a->ps, a->loop, a->kube, a->o.backoff_base_ms, a->o.backoff_max_ms);
+	a->ps_on = true;
+	if (records_start(a->loop, &a->rec, a->o.state_dir, a->kube ? &a->ps : NULL, a->o.drift_s * 1000) ||
+	    metrics_register(a->metrics, records_collect, &a->rec) ||
+	    (a->kube && metrics_register(a->metrics, podstatus_collect, &a->ps)))
+		return -1;
+	if (!strcmp(a->o.cpu_state, "off")) {
+		alog(ALOG_INFO, "--cpu-manager-state off: no re-masking when the kubelet's CPU pool changes");
+		return 0;
+	}
+	if (cpuwatch_start(a->loop, &a->cw, a->o.cpu_state, a->o.state_dir, a->o.entry))
+		return -1;
+	return metrics_register(a->metrics, cpuwatch_collect, &a->cw);
+}
+
 static int agent_setup(struct agent *a)
 {
 	a->loop = loop_new();
@@ -237,10 +258,11 @@ static int agent_setup(struct agent *a)
 	}
 	if (a->o.no_kube) {
 		atomic_store(&a->ready, 1);
-		alog(ALOG_INFO, "--no-kube: no API server; install duty and metrics only");
-		return 0;
+		alog(ALOG_INFO, "--no-kube: no API server; no watch, no status patches");
+	} else if (agent_kube_start(a)) {
+		return -1;
 	}
-	return agent_kube_start(a);
+	return agent_records_start(a);
 }
 
 int agent_run(struct agent *a)
@@ -273,6 +295,10 @@ void agent_free(struct agent *a)
 		reflector_stop(a->loop, &a->pods);
 	}
 	if (a->loop) {
+		cpuwatch_release(a->loop, &a->cw);
+		records_release(a->loop, &a->rec);
+		if (a->ps_on)
+			podstatus_release(&a->ps);
 		if (a->install_on)
 			install_release(a->loop, &a->in);
 		loop_free(a->loop);

@@ -1,4 +1,5 @@
-/* The agent's wiring: its duties (install, watch, metrics) on one loop. */
+/* The agent's wiring: its duties (install, watch, metrics; status,
+ * re-mask) on one loop. */
 #ifndef FLOWSTEER_AGENT_AGENT_H
 #define FLOWSTEER_AGENT_AGENT_H
 
@@ -7,11 +8,14 @@
 #include <stdint.h>
 
 #include "annfile.h"
+#include "cpuwatch.h"
 #include "install.h"
 #include "kube.h"
 #include "loop.h"
 #include "metrics.h"
 #include "pace.h"
+#include "podstatus.h"
+#include "records.h"
 #include "reflector.h"
 #include "util.h"
 
@@ -24,13 +28,15 @@
 #define AGENT_BIN_DIR "/host/opt/cni/bin"
 #define AGENT_CONF_DIR "/host/etc/cni/net.d"
 #define AGENT_PLUGIN_SRC "/usr/lib/flowsteer/flowsteer"
+#define AGENT_STATE_DIR "/run/flowsteer"
+#define AGENT_CPU_STATE "/var/lib/kubelet/cpu_manager_state"
 
 struct agent_opts {
 	const char *node_name, *kubeconfig, *sa_dir, *annotations_file, *metrics_addr;
-	const char *bin_dir, *conf_dir, *plugin_src, *entry, *proc_dir;
+	const char *bin_dir, *conf_dir, *plugin_src, *entry, *proc_dir, *state_dir, *cpu_state;
 	bool no_kube, no_install;
 	long long watch_min_s, idle_s, connect_s, request_s, backoff_base_ms, backoff_max_ms;
-	long long refresh_s, page_size;
+	long long refresh_s, page_size, drift_s;
 };
 
 struct agent {
@@ -47,6 +53,11 @@ struct agent {
 	bool dirty;
 	struct debounce flush;
 	struct loop_timer flush_timer, refresh_timer;
+	/* The status duty, the records' metrics, the re-mask duty. */
+	struct podstatus ps;
+	struct records rec;
+	struct cpuwatch cw;
+	bool ps_on;
 	/* Read by the metrics thread. */
 	_Atomic int ready;
 	_Atomic uint64_t file_writes, file_errors;

@@ -12,7 +12,7 @@ AGENT_BIN := $(BUILD)/flowsteer-agent
 AGENT_UNIT_SRC := $(sort $(wildcard test/agent/unit/test_*.c))
 AGENT_UNIT_BIN := $(AGENT_UNIT_SRC:test/agent/unit/%.c=$(BUILD)/test/agent/%)
 
-.PHONY: agent agent-unit image test-image bench-agent
+.PHONY: agent agent-unit image test-image bench-agent bench-remask
 # kpatch: a test client of kube_patch_pod_annotation() for the bats tests.
 AGENT_KPATCH := $(BUILD)/test/agent/kpatch
 all: $(AGENT_BIN) $(AGENT_KPATCH)
@@ -52,5 +52,9 @@ test-image: $(BIN) $(AGENT_BIN)
 
 bench-agent: $(BIN) $(AGENT_BIN)
 	$(Q)FLOWSTEER_AGENT_BIN=$(abspath $(AGENT_BIN)) test/agent/bench.sh
+
+# Status patch latency, re-mask time and rescan cost for PODS attachments.
+bench-remask: $(BIN) $(AGENT_BIN)
+	$(Q)FLOWSTEER_AGENT_BIN=$(abspath $(AGENT_BIN)) FLOWSTEER_BIN=$(abspath $(BIN)) test/agent/bench-remask.sh
 
 -include $(AGENT_OBJ:.o=.d)

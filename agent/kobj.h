@@ -11,7 +11,7 @@
 #include "err.h"
 
 #define KOBJ_PREFIX "flowsteer.io/"
-/* Written by the agent itself (phase 2): never read back as input. */
+/* Written by the agent itself (the status duty): never read back as input. */
 #define KOBJ_STATUS_KEY "flowsteer.io/status"
 
 struct kobj {

@@ -253,26 +253,21 @@ void kube_status_message(const char *body, size_t len, char *out, size_t outlen)
 	cJSON_Delete(j);
 }
 
-struct kube_body {
-	char *data;
-	size_t len;
-};
-
 static size_t kube_body_write(char *ptr, size_t size, size_t nmemb, void *arg)
 {
-	struct kube_body *b = arg;
+	struct kube_patch_req *r = arg;
 	size_t n = size * nmemb;
 	char *nd;
 
-	if (b->len + n > KUBE_PATCH_BODY_MAX)
+	if (r->resp_len + n > KUBE_PATCH_BODY_MAX)
 		return 0;
-	nd = realloc(b->data, b->len + n + 1);
+	nd = realloc(r->resp, r->resp_len + n + 1);
 	if (!nd)
 		return 0;
-	memcpy(nd + b->len, ptr, n);
-	b->data = nd;
-	b->len += n;
-	b->data[b->len] = '\0';
+	memcpy(nd + r->resp_len, ptr, n);
+	r->resp = nd;
+	r->resp_len += n;
+	r->resp[r->resp_len] = '\0';
 	return n;
 }
 
@@ -290,52 +285,84 @@ static char *kube_patch_body(const char *uid, const char *key, const char *value
 	return text;
 }
 
-long kube_patch_pod_annotation(struct kube_client *k, const char *ns, const char *name, const char *uid,
-			       const char *key, const char *value, struct fs_err *e)
+void kube_patch_req_free(struct kube_patch_req *r)
 {
-	char path[1100], ens[256], ename[768], msg[256];
-	struct kube_body resp = { 0 };
-	struct curl_slist *hdr = NULL;
-	char *text = NULL;
-	CURL *h = NULL;
-	long status = -1;
-	CURLcode rc;
+	curl_slist_free_all(r->hdr);
+	free(r->resp);
+	cJSON_free(r->body);
+	r->hdr = NULL;
+	r->resp = NULL;
+	r->body = NULL;
+	r->resp_len = 0;
+}
 
-	if (!kube_name_valid(ns, false) || !kube_name_valid(name, true)) {
-		err_set(e, CNI_ERR_INVALID_CONFIG, "pod %.64s/%.253s: not a valid namespace/name", ns, name);
+int kube_patch_prepare(struct kube_client *k, CURL *h, struct kube_patch_req *r, const char *ns, const char *name,
+		       const char *uid, const char *key, const char *value, struct fs_err *e)
+{
+	char ens[256], ename[768];
+	int bad = 0;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->key, sizeof(r->key), "%s", key);
+	if (!kube_name_valid(ns, false) || !kube_name_valid(name, true))
+		return err_set(e, CNI_ERR_INVALID_CONFIG, "pod %.64s/%.253s: not a valid namespace/name", ns, name);
+	if (kube_escape(ns, ens, sizeof(ens)) || kube_escape(name, ename, sizeof(ename)) ||
+	    !(r->body = kube_patch_body(uid, key, value)) ||
+	    !(r->hdr = curl_slist_append(NULL, "Content-Type: application/merge-patch+json")) ||
+	    !curl_slist_append(r->hdr, "Accept: application/json")) {
+		kube_patch_req_free(r);
+		return err_set(e, CNI_ERR_IO, "pod %s/%s: preparing the patch of %s: out of memory", ns, name, key);
+	}
+	snprintf(r->path, sizeof(r->path), "/api/v1/namespaces/%s/pods/%s", ens, ename);
+	if (kube_easy_prepare(k, h, r->path, e)) {
+		kube_patch_req_free(r);
 		return -1;
 	}
-	if (kube_escape(ns, ens, sizeof(ens)) || kube_escape(name, ename, sizeof(ename)) ||
-	    !(text = kube_patch_body(uid, key, value)) || !(h = curl_easy_init()) ||
-	    !(hdr = curl_slist_append(NULL, "Content-Type: application/merge-patch+json")) ||
-	    !curl_slist_append(hdr, "Accept: application/json")) {
-		err_set(e, CNI_ERR_IO, "pod %s/%s: preparing the patch of %s: out of memory", ns, name, key);
-		goto out;
+	bad |= curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PATCH");
+	bad |= curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body);
+	bad |= curl_easy_setopt(h, CURLOPT_HTTPHEADER, r->hdr);
+	bad |= curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, kube_body_write);
+	bad |= curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+	if (bad) {
+		kube_patch_req_free(r);
+		return err_set(e, CNI_ERR_IO, "libcurl refused an option for PATCH %s%s", k->cr.server, r->path);
 	}
-	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s", ens, ename);
-	if (kube_easy_prepare(k, h, path, e))
-		goto out;
-	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PATCH");
-	curl_easy_setopt(h, CURLOPT_POSTFIELDS, text);
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, kube_body_write);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
-	rc = curl_easy_perform(h);
+	return 0;
+}
+
+long kube_patch_finish(struct kube_client *k, CURL *h, struct kube_patch_req *r, CURLcode rc, struct fs_err *e)
+{
+	char msg[256];
+	long status = -1;
+
 	if (rc != CURLE_OK) {
-		err_set(e, CNI_ERR_IO, "PATCH %s%s: %s", k->cr.server, path, curl_easy_strerror(rc));
-		goto out;
+		err_set(e, CNI_ERR_IO, "PATCH %s%s: %s", k->cr.server, r->path, curl_easy_strerror(rc));
+		return -1;
 	}
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
 	if (status < 200 || status > 299) {
-		kube_status_message(resp.data, resp.len, msg, sizeof(msg));
-		err_set(e, CNI_ERR_IO, "PATCH %s%s (%s): HTTP %ld%s%s%s", k->cr.server, path, key, status,
+		kube_status_message(r->resp, r->resp_len, msg, sizeof(msg));
+		err_set(e, CNI_ERR_IO, "PATCH %s%s (%s): HTTP %ld%s%s%s", k->cr.server, r->path, r->key, status,
 			msg[0] ? " (" : "", msg, msg[0] ? ")" : "");
 	}
-out:
-	curl_slist_free_all(hdr);
-	if (h)
-		curl_easy_cleanup(h);
-	free(resp.data);
-	cJSON_free(text);
+	return status;
+}
+
+long kube_patch_pod_annotation(struct kube_client *k, const char *ns, const char *name, const char *uid,
+			       const char *key, const char *value, struct fs_err *e)
+{
+	struct kube_patch_req r;
+	CURL *h = curl_easy_init();
+	long status = -1;
+
+	if (!h) {
+		err_set(e, CNI_ERR_IO, "pod %s/%s: preparing the patch of %s: out of memory", ns, name, key);
+		return -1;
+	}
+	if (kube_patch_prepare(k, h, &r, ns, name, uid, key, value, e) == 0) {
+		status = kube_patch_finish(k, h, &r, curl_easy_perform(h), e);
+		kube_patch_req_free(&r);
+	}
+	curl_easy_cleanup(h);
 	return status;
 }

@@ -79,6 +79,25 @@ void kube_status_message(const char *body, size_t len, char *out, size_t outlen)
  * name is another incarnation. Blocking, bounded by request_ms.
  * Returns the HTTP status (2xx on success), or -1 with e set when no answer
  * came; a non-2xx status also sets e with the server's message. */
+/* The same patch as an asynchronous transfer on h (loop_xfer_start):
+ * prepare sets h up and fills r (which must stay put until the transfer is
+ * done); finish turns the transfer's CURLcode into the HTTP status (-1: no
+ * answer) with e set unless 2xx, as kube_patch_pod_annotation returns;
+ * kube_patch_req_free releases r (after finish, or after an abort). */
+struct kube_patch_req {
+	char path[1100];
+	char key[128];
+	char *body;
+	struct curl_slist *hdr;
+	char *resp;
+	size_t resp_len;
+};
+
+int kube_patch_prepare(struct kube_client *k, CURL *h, struct kube_patch_req *r, const char *ns, const char *name,
+		       const char *uid, const char *key, const char *value, struct fs_err *e);
+long kube_patch_finish(struct kube_client *k, CURL *h, struct kube_patch_req *r, CURLcode rc, struct fs_err *e);
+void kube_patch_req_free(struct kube_patch_req *r);
+
 long kube_patch_pod_annotation(struct kube_client *k, const char *ns, const char *name, const char *uid,
 			       const char *key, const char *value, struct fs_err *e);
 

@@ -107,6 +107,40 @@ void loop_timer_forget(struct loop *l, struct loop_timer *t)
 		}
 }
 
+static void loop_debounce_on_timer(struct loop *l, struct loop_timer *t)
+{
+	struct loop_debounce *b = t->arg;
+	long long w;
+
+	if (debounce_fire(&b->d, mono_ms()))
+		b->fn(b->arg);
+	w = debounce_wait(&b->d, mono_ms());
+	if (w >= 0)
+		loop_timer_after(l, t, w);
+}
+
+void loop_debounce_init(struct loop *l, struct loop_debounce *b, long long quiet_ms, long long max_ms,
+			void (*fn)(void *arg), void *arg)
+{
+	b->l = l;
+	b->fn = fn;
+	b->arg = arg;
+	debounce_init(&b->d, quiet_ms, max_ms);
+	loop_timer_init(&b->t, loop_debounce_on_timer, b);
+}
+
+void loop_debounce_kick(struct loop_debounce *b)
+{
+	debounce_kick(&b->d, mono_ms());
+	loop_timer_after(b->l, &b->t, debounce_wait(&b->d, mono_ms()));
+}
+
+void loop_debounce_forget(struct loop_debounce *b)
+{
+	if (b->l)
+		loop_timer_forget(b->l, &b->t);
+}
+
 int loop_xfer_start(struct loop *l, struct loop_xfer *x)
 {
 	CURLMcode mc;

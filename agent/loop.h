@@ -5,12 +5,13 @@
  * need no locks and no shutdown handshakes. libcurl's multi interface runs
  * the API-server transfers on this thread (curl_multi_poll() also waits on
  * our own fds: signalfd, inotify), and nothing here blocks for long: every
- * transfer and every file operation is bounded. The only other thread is
- * libmicrohttpd's (metrics.c), which reads counters and takes the metrics
- * lock; it never touches loop state.
+ * transfer and every file operation is bounded; the longest step is a
+ * re-mask pass (remask.c: tens of ms for hundreds of pods). The only other
+ * thread is libmicrohttpd's (metrics.c), which reads counters, takes the
+ * metrics lock and the records lock (records.c); it never touches loop
+ * state.
  *
- * Duties register fds (inotify, signalfd, ...) and timers; phase-2 duties
- * (stateDir, cpu_manager_state) add theirs the same way:
+ * Duties register fds (inotify, signalfd, ...) and timers:
  *
  *   static void on_state(struct loop *l, int fd, short revents, void *arg);
  *   int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -26,6 +27,8 @@
 
 #include <stdbool.h>
 #include <curl/curl.h>
+
+#include "pace.h"
 
 #define LOOP_MAX_FDS 16
 #define LOOP_MAX_TIMERS 32
@@ -59,6 +62,21 @@ void loop_timer_init(struct loop_timer *t, void (*fn)(struct loop *, struct loop
 int loop_timer_after(struct loop *l, struct loop_timer *t, long long ms);
 void loop_timer_stop(struct loop_timer *t);
 void loop_timer_forget(struct loop *l, struct loop_timer *t);
+
+/* A debounced action: kicked at each change, fn runs from the loop once
+ * the burst is quiet (at most max_ms after its first kick). */
+struct loop_debounce {
+	struct debounce d;
+	struct loop_timer t;
+	struct loop *l;
+	void (*fn)(void *arg);
+	void *arg;
+};
+
+void loop_debounce_init(struct loop *l, struct loop_debounce *b, long long quiet_ms, long long max_ms,
+			void (*fn)(void *arg), void *arg);
+void loop_debounce_kick(struct loop_debounce *b);
+void loop_debounce_forget(struct loop_debounce *b);
 
 /* Starts a transfer (x->h set up by the caller). Returns 0 or -1. */
 int loop_xfer_start(struct loop *l, struct loop_xfer *x);

@@ -1,7 +1,9 @@
 /*
  * flowsteer-agent: the node agent (DaemonSet). Installs the plugin and keeps
  * it chained, caches namespace and pod flowsteer.io/... annotations for the
- * plugin in annotationsFile, and serves metrics. See docs/agent.md.
+ * plugin in annotationsFile, patches each tuned pod's flowsteer.io/status
+ * from the plugin's records, re-masks tuned devices when the kubelet's CPU
+ * pool changes, and serves metrics. See docs/agent.md.
  * Exit: 0 after SIGTERM/SIGINT with the entry removed, 1 error, 2 usage.
  */
 #include <errno.h>
@@ -26,7 +28,7 @@ static void agent_usage(FILE *f)
 		"  --node-name NAME            this node (default $NODE_NAME)\n"
 		"  --kubeconfig PATH           API server credentials (default: in-cluster ServiceAccount)\n"
 		"  --sa-dir DIR                ServiceAccount dir (default %s)\n"
-		"  --no-kube                   no API server: install duty and metrics only\n"
+		"  --no-kube                   no API server: no watch, no status patches\n"
 		"  --annotations-file PATH     default %s\n"
 		"  --metrics-addr HOST:PORT    default %s (\"off\" disables)\n"
 		"  --cni-bin-dir DIR           default %s\n"
@@ -35,6 +37,11 @@ static void agent_usage(FILE *f)
 		"  --entry JSON                the conflist entry (default: flowsteer's default entry)\n"
 		"  --no-install                do not install or chain the plugin\n"
 		"  --proc-dir DIR              procfs root for metrics (default /proc)\n"
+		"  --state-dir DIR             the plugin's stateDir: records to patch pod status from,\n"
+		"                              count, check for drift and re-mask (default %s)\n"
+		"  --cpu-manager-state FILE    the kubelet's CPU manager state; re-mask every tuned device\n"
+		"                              when it changes (default %s; \"off\" disables)\n"
+		"  --drift-interval-seconds N  compute the drift gauges at most this often (default 10)\n"
 		"  --log-level LEVEL           error, warn, info (default), debug\n"
 		"  --watch-timeout-seconds N   minimum watch timeoutSeconds (default 300; actual N..2N)\n"
 		"  --watch-idle-seconds N      no byte for N s = hung server: reconnect (default 120)\n"
@@ -43,7 +50,7 @@ static void agent_usage(FILE *f)
 		"  --refresh-seconds N         rewrite syncedAt this often while in sync (default 60)\n"
 		"  --page-size N               list page size (default 500)\n",
 		KUBE_SA_DIR, AGENT_ANNOTATIONS_FILE, AGENT_METRICS_ADDR, AGENT_BIN_DIR, AGENT_CONF_DIR,
-		AGENT_PLUGIN_SRC);
+		AGENT_PLUGIN_SRC, AGENT_STATE_DIR, AGENT_CPU_STATE);
 }
 
 
@@ -91,7 +98,9 @@ static const struct option agent_opts[] = {
 	{ "watch-idle-seconds", required_argument, NULL, 2 }, { "connect-timeout-seconds", required_argument, NULL, 3 },
 	{ "request-timeout-seconds", required_argument, NULL, 4 }, { "backoff-base-ms", required_argument, NULL, 5 },
 	{ "backoff-max-ms", required_argument, NULL, 6 }, { "refresh-seconds", required_argument, NULL, 7 },
-	{ "page-size", required_argument, NULL, 8 }, { "help", no_argument, NULL, 'h' },
+	{ "page-size", required_argument, NULL, 8 }, { "drift-interval-seconds", required_argument, NULL, 9 },
+	{ "state-dir", required_argument, NULL, 'D' }, { "cpu-manager-state", required_argument, NULL, 'C' },
+	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -106,9 +115,10 @@ static int agent_opt_num(struct agent_opts *o, int c, const char *val)
 		{ "--connect-timeout-seconds", 1, 300 }, { "--request-timeout-seconds", 1, 3600 },
 		{ "--backoff-base-ms", 1, 600000 }, { "--backoff-max-ms", 1, 3600000 },
 		{ "--refresh-seconds", 1, 86400 }, { "--page-size", 1, 10000 },
+		{ "--drift-interval-seconds", 1, 86400 },
 	};
 	long long *dst[] = { &o->watch_min_s, &o->idle_s, &o->connect_s, &o->request_s,
-			     &o->backoff_base_ms, &o->backoff_max_ms, &o->refresh_s, &o->page_size };
+			     &o->backoff_base_ms, &o->backoff_max_ms, &o->refresh_s, &o->page_size, &o->drift_s };
 
 	return agent_num(lim[c - 1].name, val, lim[c - 1].min, lim[c - 1].max, dst[c - 1]);
 }
@@ -130,6 +140,8 @@ static int agent_opt(struct agent_opts *o, int c, char *val)
 	case 'e': o->entry = val; return 0;
 	case 'I': o->no_install = true; return 0;
 	case 'p': o->proc_dir = val; return 0;
+	case 'D': o->state_dir = val; return 0;
+	case 'C': o->cpu_state = val; return 0;
 	case 'l':
 		if (alog_level_parse(val, &lvl) == 0) {
 			alog_set_level(lvl);
@@ -138,7 +150,7 @@ static int agent_opt(struct agent_opts *o, int c, char *val)
 		fprintf(stderr, "flowsteer-agent: --log-level \"%s\": error, warn, info or debug\n", val);
 		return -1;
 	default:
-		if (c >= 1 && c <= 8)
+		if (c >= 1 && c <= 9)
 			return agent_opt_num(o, c, val);
 		return -1;
 	}
@@ -153,7 +165,8 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 		.metrics_addr = AGENT_METRICS_ADDR, .bin_dir = AGENT_BIN_DIR, .conf_dir = AGENT_CONF_DIR,
 		.plugin_src = AGENT_PLUGIN_SRC, .proc_dir = "/proc", .node_name = getenv("NODE_NAME"),
 		.watch_min_s = 300, .idle_s = 120, .connect_s = 10, .request_s = 60, .backoff_base_ms = 800,
-		.backoff_max_ms = 30000, .refresh_s = 60, .page_size = 500,
+		.backoff_max_ms = 30000, .refresh_s = 60, .page_size = 500, .state_dir = AGENT_STATE_DIR,
+		.cpu_state = AGENT_CPU_STATE, .drift_s = 10,
 	};
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", agent_opts, NULL)) != -1) {

@@ -122,6 +122,13 @@ void metrics_sample_u64(struct metrics_out *o, const char *name, const char *lab
 		       labels && *labels ? "}" : "", value);
 }
 
+void metrics_single_u64(struct metrics_out *o, const char *name, const char *type, const char *help,
+			unsigned long long value)
+{
+	metrics_family(o, name, type, help);
+	metrics_sample_u64(o, name, NULL, value);
+}
+
 char *metrics_render(struct metrics *m, size_t *len)
 {
 	struct metrics_out o = { 0 };

@@ -46,6 +46,10 @@ void metrics_family(struct metrics_out *o, const char *name, const char *type, c
 void metrics_sample(struct metrics_out *o, const char *name, const char *labels, double value);
 void metrics_sample_u64(struct metrics_out *o, const char *name, const char *labels, unsigned long long value);
 
+/* A family of one sample without labels: HELP, TYPE and the value. */
+void metrics_single_u64(struct metrics_out *o, const char *name, const char *type, const char *help,
+			unsigned long long value);
+
 /* The whole exposition as a string (what /metrics serves); for tests. */
 char *metrics_render(struct metrics *m, size_t *len);
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/statvfs.h>
 
 #include "log.h"
 #include "netns.h"
@@ -31,12 +32,16 @@ static int dev_remask(struct remask *m, int classfd, struct dev *d, const struct
 
 	snprintf(live.name, sizeof(live.name), "%s", d->name);
 	plan_dev_read(classfd, &live);
+	/* A queue flowsteer did not write held what it wanted already: the
+	 * original is what it must still hold. */
 	for (int i = 0; live.status == DEV_APPLIED && i < d->nq && i < live.nq; i++)
-		if (d->q[i].wrote_cpus && !cpumask_equal(&live.q[i].orig_cpus, &d->q[i].set_cpus))
+		if (!cpumask_equal(&live.q[i].orig_cpus, d->q[i].wrote_cpus ? &d->q[i].set_cpus : &d->q[i].orig_cpus))
 			live.status = DEV_SKIPPED;
 	if (live.status != DEV_APPLIED) {
-		log_msg(LOG_LVL_INFO, "re-mask: %s device %s left as it is (%s)", model_scope_name(d->scope),
-			d->name, live.status == DEV_SKIPPED ? "changed by someone else" : live.reason);
+		/* A warning, not a log line: the agent, which runs this, has no
+		 * plugin log and reports the warnings itself. */
+		warn_add(&m->r->warn, "re-mask: %s device %s left as it is (%s)", model_scope_name(d->scope),
+			 d->name, live.status == DEV_SKIPPED ? "changed by someone else" : live.reason);
 		model_dev_free(&live);
 		return -1;
 	}
@@ -53,11 +58,20 @@ static int dev_remask(struct remask *m, int classfd, struct dev *d, const struct
 	}
 	if (qfd >= 0)
 		close(qfd);
-	if (ret)
-		warn_add(&m->r->warn, "re-mask: writing %s: %s", d->name, strerror(-ret));
-	d->want_cpus = *want;
+	else
+		ret = qfd;
 	m->r->queues += n;
 	model_dev_free(&live);
+	/* The record keeps wanting the old mask where the new one could not
+	 * be written (a pod in a user namespace without CAP_DAC_OVERRIDE):
+	 * what it says must be what flowsteer asked of the kernel. Queues
+	 * written before the failure are noted all the same (1: the record
+	 * must be saved). */
+	if (ret) {
+		warn_add(&m->r->warn, "re-mask: writing %s: %s", d->name, strerror(-ret));
+		return n > 0 ? 1 : -1;
+	}
+	d->want_cpus = *want;
 	return n > 0;
 }
 
@@ -89,7 +103,8 @@ static int record_remask(const char *file, struct attachment *a, const struct fs
 	struct remask *m = arg;
 	struct fs_err e = { 0 };
 	struct cpumask want;
-	int nsfd = -1, podfd = -1;
+	int nsfd = -1, podfd = -1, ret;
+	bool changed = false;
 
 	if (!a) {
 		log_msg(LOG_LVL_WARN, "re-mask: %s: %s", file, err->msg);
@@ -104,14 +119,22 @@ static int record_remask(const char *file, struct attachment *a, const struct fs
 			continue;
 		if (d->scope == DEV_SCOPE_CONTAINER && nsfd < 0 && (nsfd = netns_open(a->netns)) >= 0)
 			podfd = netns_sysfs_class(nsfd);
-		count(m, dev_remask(m, d->scope == DEV_SCOPE_HOST ? m->host_class : podfd, d, &want));
+		ret = dev_remask(m, d->scope == DEV_SCOPE_HOST ? m->host_class : podfd, d, &want);
+		count(m, ret);
+		changed |= ret > 0;
 	}
 	for (int i = 0; i < a->ndev; i++)
-		if (a->devs[i].scope == DEV_SCOPE_NODE && a->devs[i].status == DEV_APPLIED)
+		if (a->devs[i].scope == DEV_SCOPE_NODE && a->devs[i].status == DEV_APPLIED &&
+		    !cpumask_equal(&a->devs[i].want_cpus, &m->node_mask)) {
 			a->devs[i].want_cpus = m->node_mask;
+			changed = true;
+		}
+	changed |= !cpumask_equal(&a->cpus, &want) || memcmp(&a->excluded, &m->excluded, sizeof(a->excluded));
 	a->cpus = want;
 	a->excluded = m->excluded;
-	if (state_record_write(m->st, a, &e))
+	/* Only a record that changed is written: the agent watches them, and
+	 * an unchanged pass must not look like news. */
+	if (changed && state_record_write(m->st, a, &e))
 		warn_add(&m->r->warn, "re-mask: %s", e.msg);
 	if (podfd >= 0)
 		close(podfd);
@@ -144,6 +167,31 @@ static void node_remask(struct remask *m)
 	free(n);
 }
 
+/* The host's /sys/class/net, writable. In a container (the agent's, with
+ * hostNetwork) /sys shows the host's devices but is mounted read-only; a
+ * sysfs of our own network namespace made with fsmount (netns.c, needs
+ * CAP_SYS_ADMIN) is not. */
+static int host_class_open(struct fs_err *e)
+{
+	struct statvfs sv;
+	int fd = sysfs_class_open(), nsfd, own;
+
+	if (fd < 0)
+		return err_set(e, CNI_ERR_IO, "opening /sys/class/net: %s", strerror(-fd));
+	if (fstatvfs(fd, &sv) < 0 || !(sv.f_flag & ST_RDONLY))
+		return fd;
+	close(fd);
+	nsfd = netns_open("/proc/thread-self/ns/net");
+	own = nsfd < 0 ? nsfd : netns_sysfs_class(nsfd);
+	if (nsfd >= 0)
+		close(nsfd);
+	if (own < 0)
+		return err_set(e, own == -EPERM ? FS_ERR_PRIVILEGE : CNI_ERR_IO,
+			       "/sys/class/net is read-only and a sysfs of this network namespace cannot be "
+			       "made: %s (CAP_SYS_ADMIN?)", strerror(-own));
+	return own;
+}
+
 int remask_all(const struct fs_config *cfg, struct remask_result *r, struct fs_err *e)
 {
 	struct state st = STATE_INIT;
@@ -158,9 +206,9 @@ int remask_all(const struct fs_config *cfg, struct remask_result *r, struct fs_e
 		warn_add(&r->warn, "re-mask: no CPU left to steer onto; masks left as they are");
 		return 0;
 	}
-	m.host_class = sysfs_class_open();
+	m.host_class = host_class_open(e);
 	if (m.host_class < 0)
-		return err_set(e, CNI_ERR_IO, "opening /sys/class/net: %s", strerror(-m.host_class));
+		return -1;
 	if (state_lock(&st, cfg->state_dir, e))
 		goto out;
 	state_records_foreach(&st, record_remask, &m);

@@ -2,7 +2,11 @@
  * kubelet admitted or released a guaranteed pod — every tuned device gets
  * the new mask. One rps_cpus write per queue, only where the kernel still
  * holds what flowsteer wrote, never an empty mask; the records and
- * node.json follow. The node agent runs it; it takes the stateDir lock. */
+ * node.json follow (a record only when something in it changed). The node
+ * agent runs it; it takes the stateDir lock. Devices left as they were
+ * (changed by someone else, gone) are named in the warnings. Where
+ * /sys is read-only (a container), host devices are written through a
+ * sysfs of the caller's own network namespace (needs CAP_SYS_ADMIN). */
 #ifndef FLOWSTEER_REMASK_H
 #define FLOWSTEER_REMASK_H
 

@@ -36,3 +36,23 @@ start_apiserver() {
 	PORT=$(cat "$dir/port")
 	CTL=http://127.0.0.1:$(cat "$dir/ctlport")
 }
+
+# plugin_cni VERB NODE_NS POD POD_NETNS HOST_VETH UID DIR: the plugin
+# ($PLUGIN) run as a runtime runs it, in netns NODE_NS, for pod team-a/POD
+# (uid UID, container ctr-POD, eth0 in POD_NETNS); Calico v3.31's
+# prevResult; stateDir, log, annotations file and CPU manager state in DIR
+# (DIR/state, DIR/flowsteer.log, DIR/run/annotations.json,
+# DIR/kubelet/cpu_manager_state). The result on stdout.
+plugin_cni() {
+	local repo
+	repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+	jq -c --arg host "$5" --arg netns "$4" --arg t "$7" '. as $p |
+		{cniVersion: "1.0.0", name: "k8s-pod-network", type: "flowsteer", stateDir: ($t + "/state"),
+		 logFile: ($t + "/flowsteer.log"), annotationsFile: ($t + "/run/annotations.json"),
+		 cpuManagerStateFile: ($t + "/kubelet/cpu_manager_state"),
+		 prevResult: ($p | .interfaces |= map(if .sandbox then .sandbox = $netns else .name = $host end))}' \
+		"$repo/test/fixtures/calico-v3.31-prevresult-1.0.0.json" |
+		ip netns exec "$2" env CNI_COMMAND="$1" CNI_CONTAINERID="ctr-$3" CNI_NETNS="$4" CNI_IFNAME=eth0 \
+		CNI_PATH=/opt/cni/bin CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=team-a;K8S_POD_NAME=$3;K8S_POD_UID=$6" \
+		timeout 20 "$PLUGIN"
+}

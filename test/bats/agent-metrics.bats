@@ -33,27 +33,7 @@ family_sum() { get /metrics | awk -v f="$1" 'index($1, f "{") == 1 {s += $2} END
 
 @test "metrics: every family has HELP and TYPE, counters end in _total; /healthz and /readyz" {
 	metrics_agent
-	get /metrics >"$BATS_TEST_TMPDIR/m.txt"
-	run python3 - "$BATS_TEST_TMPDIR/m.txt" <<'EOF'
-import re, sys
-help, typ, samples = {}, {}, []
-for line in open(sys.argv[1]):
-    line = line.rstrip("\n")
-    if line.startswith("# HELP "):
-        help[line.split()[2]] = True
-    elif line.startswith("# TYPE "):
-        _, _, name, t = line.split()
-        typ[name] = t
-    elif line:
-        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? (-?[0-9.e+]+)$', line)
-        assert m, "bad sample line: " + line
-        samples.append(m.group(1))
-for s in samples:
-    assert s in help and s in typ, "no HELP/TYPE for " + s
-for name, t in typ.items():
-    assert (t == "counter") == name.endswith("_total"), name + " " + t
-print(len(samples), "samples,", len(typ), "families")
-EOF
+	run metrics_format_ok
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$(code /healthz)" = 200 ]

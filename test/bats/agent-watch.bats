@@ -104,7 +104,7 @@ teardown() { agent_teardown; }
 	watches=$(srv_stat watch:namespaces)
 	ctl '{"op":"fault","fault":"drop"}' '{"op":"ns","name":"b","annotations":{"flowsteer.io/mode":"rps"}}'
 	wait_until 5 file_has '.namespaces.b'
-	wait_until 5 test "$(srv_stat watch:namespaces)" -gt "$watches"
+	wait_until 5 srv_stat_gt watch:namespaces "$watches"
 	[ $(( $(srv_stat list:namespaces) + $(srv_stat list:pods) )) -eq "$lists" ]
 	[ "$(metric 'flowsteer_agent_watch_restarts_total{resource="namespaces"}')" -ge 1 ]
 	grep -q 'resourceVersion=' "$KUBE_REQUESTS"

@@ -66,6 +66,9 @@ ctl() {
 ctl_get() { "${A_EXEC[@]}" curl -sS -m 10 --fail "$CTL_URL/$1"; }
 # stat NAME: a counter of the server ("list:pods", "watch:namespaces", ...).
 srv_stat() { ctl_get stats | jq -r --arg k "$1" '.[$k] // 0'; }
+# srv_stat_gt NAME N: the counter is above N now (for wait_until, which
+# runs it again each time).
+srv_stat_gt() { [ "$(srv_stat "$1")" -gt "$2" ]; }
 
 # reap PID: ends the `timeout` PID and the agent it runs. `timeout` passes
 # TERM on to its child but not KILL, so the child is killed by name too,
@@ -81,14 +84,21 @@ reap() {
 }
 
 # agent_start [args...]: the agent in the netns, in-cluster credentials,
-# fast backoff, the install duty off (agent-install.bats has its own). Waits for
-# its metrics port (METRICS).
+# fast backoff, the install duty off (agent-install.bats has its own), the
+# stateDir and CPU manager state of the test (never the host's). With
+# AGENT_RO_SYS=1 its /sys is read-only, as in a container; AGENT_DROP=CAPS
+# (capsh's --drop list) runs it without those capabilities. Waits for its
+# metrics port (METRICS).
 agent_start() {
-	local i
+	local i ro=()
 	: >"$A_LOG"
+	[ "${AGENT_RO_SYS:-}" = 1 ] && ro=(unshare -m sh -c 'mount -o remount,bind,ro /sys && exec "$0" "$@"')
+	[ -n "${AGENT_DROP:-}" ] && ro+=(capsh --drop="$AGENT_DROP" -- -c 'exec "$0" "$@"')
 	"${A_EXEC[@]}" env KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$KUBE_PORT" \
-		timeout -s KILL 300 "$AGENT_BIN" --no-install --node-name "$AGENT_NODE" --sa-dir "$SA_DIR" \
+		timeout -s KILL 300 "${ro[@]}" "$AGENT_BIN" --no-install --node-name "$AGENT_NODE" --sa-dir "$SA_DIR" \
 		--annotations-file "$AF" --metrics-addr 127.0.0.1:0 --backoff-base-ms 100 --backoff-max-ms 1000 \
+		--state-dir "${STATE_DIR:-$BATS_TEST_TMPDIR/state}" \
+		--cpu-manager-state "${CPU_STATE:-$BATS_TEST_TMPDIR/kubelet/cpu_manager_state}" \
 		"$@" >"$A_LOG" 2>&1 3>&- &
 	AGENT_PID=$!
 	for ((i = 0; i < 200; i++)); do
@@ -120,6 +130,32 @@ agent_teardown() {
 	! grep -qE 'runtime error:|ERROR: (Address|Leak)Sanitizer' "${A_LOG:-/dev/null}" 2>/dev/null
 }
 
+# metrics_format_ok: /metrics is text exposition with HELP and TYPE for
+# every family, counters (only) named *_total; prints the counts.
+metrics_format_ok() {
+	get /metrics >"$BATS_TEST_TMPDIR/m.txt" || return 1
+	python3 - "$BATS_TEST_TMPDIR/m.txt" <<'EOF'
+import re, sys
+help, typ, samples = {}, {}, []
+for line in open(sys.argv[1]):
+    line = line.rstrip("\n")
+    if line.startswith("# HELP "):
+        help[line.split()[2]] = True
+    elif line.startswith("# TYPE "):
+        _, _, name, t = line.split()
+        typ[name] = t
+    elif line:
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? (-?[0-9.e+]+)$', line)
+        assert m, "bad sample line: " + line
+        samples.append(m.group(1))
+for s in samples:
+    assert s in help and s in typ, "no HELP/TYPE for " + s
+for name, t in typ.items():
+    assert (t == "counter") == name.endswith("_total"), name + " " + t
+print(len(samples), "samples,", len(typ), "families")
+EOF
+}
+
 # get PATH: GET on the agent's metrics server; prints the body.
 get() { "${A_EXEC[@]}" curl -sS -m 5 "$METRICS$1"; }
 # code PATH: the HTTP status of PATH.
@@ -140,3 +176,63 @@ actual_file() { jq -S 'del(.syncedAt, .version)' "$AF"; }
 file_matches() { [ -f "$AF" ] && diff <(expected_file) <(actual_file) >/dev/null; }
 file_has() { [ -f "$AF" ] && jq -e "$1" "$AF" >/dev/null 2>&1; }
 log_has() { grep -q -- "$1" "$A_LOG"; }
+
+# ---- phase 2: the plugin's records (agent-status, agent-records, agent-remask)
+
+# p2_setup: helpers.bash's node netns (ul0 underlay with the default route:
+# the @underlay node device) is the agent's and the API server's too, as on
+# a node with hostNetwork; stateDir, annotations file, CPU manager state
+# and the kube files are the test's.
+p2_setup() {
+	setup_node
+	A_NS=$NODE
+	A_EXEC=(ip netns exec "$NODE")
+	AF=$BATS_TEST_TMPDIR/run/annotations.json
+	A_LOG=$BATS_TEST_TMPDIR/agent.log
+	AGENT_PID=
+	KUBE_PID=
+	CPU_STATE=$BATS_TEST_TMPDIR/kubelet/cpu_manager_state
+	mkdir -p "$(dirname "$CPU_STATE")"
+	kube_certs
+	agent_sa_dir
+}
+
+p2_teardown() {
+	local rc=0
+	agent_teardown || rc=1
+	teardown_node
+	return "$rc"
+}
+
+# p2_conf [JQ]: the plugin's config for the current pod, every path in
+# the test's dirs.
+p2_conf() {
+	conf 1.0.0 ".annotationsFile = \"$AF\" | .cpuManagerStateFile = \"$CPU_STATE\"${1:+ | $1}"
+}
+
+# p2_add POD UID: a pod netns of namespace team-a and the plugin's ADD for
+# it, K8S_POD_UID=UID ("" for none); the result in $output.
+p2_add() {
+	make_pod "$1" team-a
+	declare -gA P2_NS
+	P2_NS[$1]=$POD_NS
+	CNI_ARGS_EXTRA=${2:+K8S_POD_UID=$2} run_helper cni ADD "$(p2_conf)"
+}
+
+# p2_del POD UID: the plugin's DEL of a pod p2_add made.
+p2_del() {
+	POD_NAME=$1 POD_NETNS=/run/netns/${P2_NS[$1]} CNI_ARGS_EXTRA=${2:+K8S_POD_UID=$2} run_helper cni DEL "$(p2_conf)"
+}
+
+# status_line RESULT: the line model_status_line() makes, from the ADD
+# result's flowsteer object (docs/result.md): the expected annotation.
+status_line() { jq -r -f "$BATS_TEST_DIRNAME/../helpers/status-line.jq" <<<"$1"; }
+
+# pod_status_is NS/NAME LINE: the server's pod has that status annotation.
+pod_status_is() {
+	[ "$(ctl_get state | jq -r --arg k "$1" '.pods[$k].annotations["flowsteer.io/status"] // ""')" = "$2" ]
+}
+# patches_to NAME: PATCH requests the server got for pods named NAME.
+patches_to() { grep -c "\"PATCH\", \"path\": \"/api/v1/namespaces/[^/]*/pods/$1\"" "$KUBE_REQUESTS" || true; }
+metric_is() { [ "$(metric "$1")" = "$2" ]; }
+metric_gt() { [ "$(metric "$1")" -gt "$2" ] 2>/dev/null; }

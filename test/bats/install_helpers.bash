@@ -79,7 +79,8 @@ AGENT_BIN=${FLOWSTEER_AGENT_BIN:-$(dirname "$FLOWSTEER_BIN")/flowsteer-agent}
 start_watch() {
 	WATCH_LOG=$BATS_TEST_TMPDIR/watch.log
 	timeout -s KILL 120 "$AGENT_BIN" --no-kube --metrics-addr off --plugin-src "$FLOWSTEER_BIN" \
-		--cni-bin-dir "$BIN_DIR" --cni-conf-dir "$NET_DIR" "$@" >"$WATCH_LOG" 2>&1 3>&- &
+		--cni-bin-dir "$BIN_DIR" --cni-conf-dir "$NET_DIR" --state-dir "$BATS_TEST_TMPDIR/agent-state" \
+		--cpu-manager-state off "$@" >"$WATCH_LOG" 2>&1 3>&- &
 	WATCH_PID=$!
 	# Started (it logs "watching" once its inotify watch is in place).
 	wait_until 10 log_has "watching $NET_DIR"

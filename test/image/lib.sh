@@ -3,7 +3,7 @@
 # shellcheck shell=bash
 
 # The runtime base holds only what the agent links (checked by install.bats).
-RUNTIME_PACKAGES=libcurl4,libcjson1,libmicrohttpd12,libyaml-0-2,ca-certificates
+RUNTIME_PACKAGES=libcurl4,libcjson1,libmicrohttpd12,libyaml-0-2,libnl-3-200,libnl-route-3-200,ca-certificates
 BUILDER_PACKAGES=gcc,make,libc6-dev,pkg-config,libcurl4-openssl-dev,libmicrohttpd-dev,libyaml-dev,libcjson-dev,libnl-3-dev,libnl-route-3-dev,libcap-dev
 SUITE=${SUITE:-bookworm}
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)

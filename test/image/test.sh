@@ -8,7 +8,14 @@
 #   3. annotations.json follows namespace and pod changes on the server
 #   4. /metrics shows per-CPU softnet counters that rise under traffic
 #      between two other namespaces made here
-#   5. SIGTERM (podman stop) unchains, exit 0
+#   5. the plugin (build/flowsteer, the binary the image carries) ADDs a
+#      pod on the host side (the container's netns) with the stateDir the
+#      container mounts: the pod's flowsteer.io/status arrives; the
+#      container reads the pod interface (drift 0) and re-masks host and
+#      pod devices when the CPU manager state changes, through its
+#      read-only /sys, with the DaemonSet's three capabilities (each of
+#      SYS_ADMIN and NET_ADMIN taken away fails a check)
+#   6. SIGTERM (podman stop) unchains, exit 0
 # Prints "N passed, N failed". Private podman storage, removed at the end
 # with every container and image; namespaces removed too.
 set -uo pipefail
@@ -18,13 +25,17 @@ set -uo pipefail
 . "$(dirname "$0")/../agent/lib.sh"
 T=$(mktemp -d /var/tmp/flowsteer-image-test.XXXXXX)
 NS=fsimg$$
+POD=${NS}p
 PASS=0 FAIL=0 SRV=
 img_init "$T/podman"
 
 cleanup() {
 	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null && wait "$SRV" 2>/dev/null
 	img_cleanup "$T/podman"
-	for n in "$NS" "${NS}a" "${NS}b"; do ip netns del "$n" 2>/dev/null; done
+	for n in "$NS" "${NS}a" "${NS}b" "$POD"; do ip netns del "$n" 2>/dev/null; done
+	for c in /run/lock/flowsteer-net*.claim; do
+		[ -e "$c" ] && [[ $(cat "$c") == "$T"/* ]] && rm -f "$c"
+	done
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -51,7 +62,8 @@ img_build "$T" || exit 1
 echo "# image built in $(($(date +%s) - start)) s"
 
 # Certificates, token, the fake ServiceAccount dir and host dirs.
-mkdir -p "$T/k" "$T/sa" "$T/host/opt/cni/bin" "$T/host/etc/cni/net.d" "$T/host/run/flowsteer"
+mkdir -p "$T/k" "$T/sa" "$T/host/opt/cni/bin" "$T/host/etc/cni/net.d" "$T/host/run/flowsteer" \
+	"$T/host/var/lib/kubelet"
 make_certs "$T/k"
 TOKEN=image-test-token-$RANDOM$RANDOM
 cp "$T/k/ca.crt" "$T/sa/ca.crt"
@@ -63,14 +75,20 @@ ip -n "$NS" link set lo up
 start_apiserver "$NS" "$T/k" "$TOKEN" || exit 1
 ctl '{"op":"ns","name":"team-a","annotations":{"flowsteer.io/mode":"off"}}'
 
+# The DaemonSet's privileges and mounts (conf/flowsteer-daemonset.yaml):
+# three capabilities, read-only root and /sys, /run/netns with host-to-
+# container propagation, the kubelet's dir read-only.
 "${PODMAN[@]}" run -d --name flowsteer-agent-test --network "ns:/run/netns/$NS" \
-	--cap-drop=ALL --read-only --security-opt=no-new-privileges --user 0:0 \
-	--ulimit nofile=20000:20000 --ulimit nproc=4096:4096 \
+	--cap-drop=ALL --cap-add=NET_ADMIN,SYS_ADMIN,DAC_OVERRIDE --read-only --security-opt=no-new-privileges \
+	--user 0:0 --ulimit nofile=20000:20000 --ulimit nproc=4096:4096 \
 	-e NODE_NAME=node-1 -e KUBERNETES_SERVICE_HOST=127.0.0.1 -e KUBERNETES_SERVICE_PORT="$PORT" \
 	-v "$T/host/opt/cni/bin:/host/opt/cni/bin" -v "$T/host/etc/cni/net.d:/host/etc/cni/net.d" \
 	-v "$T/host/run/flowsteer:/run/flowsteer" -v "$T/sa:/var/run/secrets/kubernetes.io/serviceaccount:ro" \
+	-v /run/netns:/run/netns:ro,rslave -v "$T/host/var/lib/kubelet:/var/lib/kubelet:ro" \
 	"$IMAGE" --cni-bin-dir=/host/opt/cni/bin --cni-conf-dir=/host/etc/cni/net.d \
-	--annotations-file=/run/flowsteer/annotations.json --metrics-addr=127.0.0.1:9967 >/dev/null || exit 1
+	--annotations-file=/run/flowsteer/annotations.json --metrics-addr=127.0.0.1:9967 \
+	--state-dir=/run/flowsteer --cpu-manager-state=/var/lib/kubelet/cpu_manager_state \
+	--drift-interval-seconds=1 >/dev/null || exit 1
 
 AF=$T/host/run/flowsteer/annotations.json
 F=$T/host/etc/cni/net.d/10-calico.conflist
@@ -82,7 +100,8 @@ check "the plugin lands in the bin dir (same bytes as $BUILD/flowsteer, mode 755
 [ "$(stat -c %a "$T/host/opt/cni/bin/flowsteer")" = 755 ] || echo "# mode $(stat -c %a "$T/host/opt/cni/bin/flowsteer")"
 check "the conflist is chained after calico" until_ok 10 chained
 check "annotations.json written after the first sync" until_ok 10 file_is '.namespaces["team-a"]["flowsteer.io/mode"] == "off"'
-check "/readyz is 200" until_ok 5 test "$(metrics /readyz)" = "readyz ok"
+ready() { [ "$(metrics /readyz)" = "readyz ok" ]; }
+check "/readyz is 200" until_ok 5 ready
 ctl '{"op":"ns","name":"team-a","annotations":{"flowsteer.io/mode":"rps"}}' \
 	'{"op":"pod","ns":"team-a","name":"web","node":"node-1","uid":"u-1","annotations":{"flowsteer.io/cpus":"0"}}' \
 	'{"op":"pod","ns":"team-a","name":"other","node":"node-2","annotations":{"flowsteer.io/cpus":"1"}}'
@@ -105,6 +124,55 @@ timeout 30 ip netns exec "${NS}a" ping -f -q -c 20000 192.0.2.2 >/dev/null
 after=$(softnet_sum)
 echo "# softnet processed +$((after - before)) under 20000 pings"
 check "softnet counters rise under traffic in a netns" test $((after - before)) -ge 20000
+# A pod the plugin ADDs on the host side (the container's netns $NS): a
+# veth into a pod netns made after the container started.
+metric() { metrics /metrics | awk -v m="$1" '$1 == m {print $2}'; }
+ctl '{"op":"pod","ns":"team-a","name":"web","node":"node-1","uid":"u-img"}'
+ip netns add "$POD"
+# Index 100: not the pod eth0's (2). The plugin (plan.c host_peer) takes
+# iflink == ifindex for "no peer", so a host veth whose index equals its
+# peer's is not found (reported to the lead).
+ip -n "$NS" link add caliimg0 index 100 type veth peer name eth0 netns "$POD"
+ip -n "$NS" link set caliimg0 up && ip -n "$POD" link set eth0 up
+KUBELET=$T/host/var/lib/kubelet
+plugin() {
+	jq -c --arg t "$T/host" --arg netns "/run/netns/$POD" '. as $p |
+		{cniVersion: "1.0.0", name: "k8s-pod-network", type: "flowsteer", stateDir: ($t + "/run/flowsteer"),
+		 logFile: ($t + "/flowsteer.log"), annotationsFile: ($t + "/run/flowsteer/annotations.json"),
+		 cpuManagerStateFile: ($t + "/var/lib/kubelet/cpu_manager_state"),
+		 prevResult: ($p | .interfaces |= map(if .sandbox then .sandbox = $netns else .name = "caliimg0" end))}' \
+		"$REPO/test/fixtures/calico-v3.31-prevresult-1.0.0.json" |
+		in_ns env CNI_COMMAND="$1" CNI_CONTAINERID=ctr-img CNI_NETNS="/run/netns/$POD" CNI_IFNAME=eth0 \
+		CNI_PATH=/opt/cni/bin CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=team-a;K8S_POD_NAME=web;K8S_POD_UID=u-img" \
+		timeout 20 "$REPO/$BUILD/flowsteer"
+}
+pod_status() { ctl_state | jq -r '.pods["team-a/web"].annotations["flowsteer.io/status"] // ""'; }
+ctl_state() { in_ns curl -sS -m 10 --fail "$CTL/state"; }
+t0=$(date +%s%N)
+result=$(plugin ADD)
+line=$(jq -r -f "$REPO/test/helpers/status-line.jq" <<<"$result")
+status_is() { [ "$(pod_status)" = "$line" ]; }
+check "the status patch arrives after a plugin ADD (the record's line: $line)" until_ok 10 status_is
+echo "# status patch seen $((($(date +%s%N) - t0) / 1000000)) ms after the ADD started (100 ms polls)"
+# Drift inside the pod's netns: the container must enter it to see it.
+drift_is() { [ "$(metric flowsteer_drift_devices) $(metric flowsteer_drift_unreadable_devices)" = "$1" ]; }
+pod_cpus() { ip netns exec "$POD" cat /sys/class/net/eth0/queues/rx-0/rps_cpus; }
+pod_set() { ip netns exec "$POD" sh -c "echo $1 > /sys/class/net/eth0/queues/rx-0/rps_cpus"; }
+set_cpus=$(jq -r '.flowsteer.devices[] | select(.name == "eth0") | .rpsCpus' <<<"$result")
+pod_set 0
+check "drift: the container reads the pod's eth0 inside its netns (1 drifted, 0 unreadable)" until_ok 5 drift_is "1 0"
+pod_set "$set_cpus"
+check "drift: back to 0 once eth0 holds flowsteer's value again" until_ok 5 drift_is "0 0"
+veth_cpus() { in_ns cat /sys/class/net/caliimg0/queues/rx-0/rps_cpus; }
+if [ "$(nproc)" -ge 2 ]; then
+	printf '{"policyName":"static","defaultCpuSet":"0","entries":{"u-g":{"c":"1-%d"}},"checksum":1}' \
+		$(($(nproc) - 1)) >"$KUBELET/cpu.tmp" && mv "$KUBELET/cpu.tmp" "$KUBELET/cpu_manager_state"
+	on_cpu0() { [ "$(veth_cpus | tr -d ',0') $(pod_cpus | tr -d ',0')" = "1 1" ]; }
+	check "re-mask from the container: the pool shrinks to CPU 0, host veth and pod eth0 follow" until_ok 10 on_cpu0
+fi
+plugin DEL >/dev/null
+untuned() { [ "$(metric 'flowsteer_attachments{mode="rfs",scope="both"}')" = 0 ]; }
+check "a DEL takes the attachment out of the gauges" until_ok 5 untuned
 check "the token is in no log line" bash -c "! ${PODMAN[*]} logs flowsteer-agent-test 2>&1 | grep -q -- '$TOKEN'"
 
 "${PODMAN[@]}" stop -t 20 flowsteer-agent-test >/dev/null

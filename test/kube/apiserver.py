@@ -31,7 +31,8 @@ Control channel (plain HTTP, 127.0.0.1, port in --ctl-port-file):
     {"op": "fault", "fault": F}  drop (close every open watch, once), hang
                                  (no answers, open watches go silent), 401,
                                  403, 500, none; with "resource":
-                                 "pods"|"namespaces", 401/403/500 hit only it
+                                 "pods"|"namespaces", 401/403/500 hit only it;
+                                 "patch": only PATCH requests
     {"op": "gone_mode", "mode": "event"|"http"}
   GET /state  {"rv", "namespaces": {name: annotations}, "pods": {"ns/name": {"uid", "node", "annotations"}}}
   GET /stats  request counters by kind and resource, and open watches
@@ -234,8 +235,10 @@ class Handler(BaseHTTPRequestHandler):
             self.reply(401, status_obj(401, "Unauthorized", "Unauthorized"))
             return False
         fault = self.st.fault
-        if fault and self.st.fault_resource and \
-                not urlsplit(self.path).path.startswith("/api/v1/" + self.st.fault_resource):
+        where = self.st.fault_resource
+        if fault and where == "patch":
+            fault = fault if self.command == "PATCH" else None
+        elif fault and where and not urlsplit(self.path).path.startswith("/api/v1/" + where):
             fault = None
         fault = fault or opts.mode
         if fault in ("401", "403", "500"):
@@ -431,7 +434,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(400, status_obj(400, "BadRequest", "patch is not JSON"))
         if self.server.opts.patch_log:
             with self.server.log_lock, open(self.server.opts.patch_log, "a") as f:
-                f.write(json.dumps({"path": self.path, "contentType": ctype, "body": patch}) + "\n")
+                f.write(json.dumps({"path": self.path, "contentType": ctype, "body": patch, "t": time.time()}) + "\n")
         self.patch_pod(parts[0], parts[2], patch)
 
     def patch_pod(self, ns, name, patch):

@@ -1,0 +1,125 @@
+#!/usr/bin/env bats
+# flowsteer-agent's re-mask duty: the test rewrites a kubelet CPU manager
+# state file (static policy, by rename as the kubelet does) and every
+# device the plugin tuned follows the shared pool: pod interface, host
+# veth and node device (read in sysfs), records updated (`flowsteer
+# status --json`), never an empty mask, a device someone else changed
+# left alone. The agent's /sys is read-only, as in its container: host
+# devices are written through a sysfs of its own netns.
+
+bats_require_minimum_version 1.5.0
+
+load helpers
+load agent_helpers
+load core_helpers
+
+setup() {
+	[ "$(nproc)" -ge 2 ] || skip "needs 2 CPUs"
+	p2_setup
+	LAST=$(($(nproc) - 1))
+	ALL=$(all_cpus_mask)
+	AGENT_RO_SYS=1
+}
+teardown() {
+	[ -n "${HOLDER:-}" ] && kill "$HOLDER" 2>/dev/null
+	p2_teardown
+}
+
+# cpu_state DEFAULT_CPUSET ENTRIES_JSON: the kubelet's checkpoint (v2
+# entries), written to a temp file and renamed over the old one.
+cpu_state() {
+	printf '{"policyName":"static","defaultCpuSet":"%s","entries":%s,"checksum":1}' "$1" "$2" >"$CPU_STATE.tmp"
+	mv "$CPU_STATE.tmp" "$CPU_STATE"
+}
+# masks: rps_cpus of the pod's eth0, its host veth and ul0, as cpulists.
+masks() {
+	echo "$(mask_list "$(pod_sysfs "$POD_NS" rps_cpus)") $(mask_list "$(node_sysfs "$HOST_VETH" rps_cpus)") $(mask_list "$(node_sysfs ul0 rps_cpus)")"
+}
+masks_are() { [ "$(masks)" = "$1" ]; }
+is_cpus0() { [ "$(userns_cpus)" = 0 ]; }
+status_cpus() { node_run "$FLOWSTEER_BIN" status --json --state-dir "$STATE_DIR" --cpu-manager-state "$CPU_STATE" | jq -r '.attachments[0].cpus'; }
+
+@test "remask: the shared pool shrinks then grows: every tuned device follows, records too, never an empty mask" {
+	all=$(mask_list "$ALL")
+	p2_add web u-web
+	masks_are "$all $all $all"
+	agent_start --no-kube
+	wait_until 5 log_has 're-mask: watching'
+	cpu_state 0 "{\"u-guaranteed\":{\"app\":\"1-$LAST\"}}"
+	wait_until 5 masks_are "0 0 0"
+	echo "# re-masked ${WAITED_MS} ms after the rename"
+	[ "$(status_cpus)" = 0 ]
+	wait_until 5 metric_is flowsteer_remask_devices_total 3
+	cpu_state "0-$LAST" '{}'
+	wait_until 5 masks_are "$all $all $all"
+	[ "$(status_cpus)" = "$all" ]
+	# Every CPU exclusive: nothing left to steer onto; masks stay.
+	cpu_state "" "{\"a\":{\"c\":\"0-$LAST\"}}"
+	wait_until 5 log_has 'no CPU left to steer onto; masks left as they are'
+	masks_are "$all $all $all"
+	[ "$(metric flowsteer_remask_total)" -ge 3 ]
+	metric_is flowsteer_remask_errors_total 0
+}
+
+@test "remask: a device someone else changed is left alone (and shows as drift); the others follow" {
+	p2_add web u-web
+	agent_start --no-kube --drift-interval-seconds 1
+	node_write "$HOST_VETH" rps_cpus "$(kmask "$LAST")"
+	cpu_state 0 "{\"u-guaranteed\":{\"app\":\"1-$LAST\"}}"
+	wait_until 5 masks_are "0 $LAST 0"
+	wait_until 5 log_has "re-mask: host device $HOST_VETH left as it is (changed by someone else)"
+	metric_is flowsteer_drift_devices 1
+}
+
+@test "remask: once at start: the pool changed while no agent ran" {
+	p2_add web u-web
+	cpu_state 0 "{\"u-g\":{\"app\":\"1-$LAST\"}}"
+	agent_start --no-kube
+	wait_until 5 masks_are "0 0 0"
+	metric_is flowsteer_remask_total 1
+}
+
+@test "remask: a pod's flowsteer.io/cpus narrowing is kept; node devices take the whole pool" {
+	all=$(mask_list "$ALL")
+	make_pod web team-a
+	CNI_ARGS_EXTRA=K8S_POD_UID=u-web run_helper cni ADD \
+		"$(p2_conf ".runtimeConfig = {\"io.kubernetes.cri.pod-annotations\": {\"flowsteer.io/cpus\": \"$LAST\"}}")"
+	masks_are "$LAST $LAST $all"
+	agent_start --no-kube
+	cpu_state "1-$LAST" '{"u-g":{"app":"0"}}'
+	wait_until 5 masks_are "$LAST $LAST $(mask_list "$(kmask "1-$LAST")")"
+	cpu_state "0-$LAST" '{}'
+	wait_until 5 masks_are "$LAST $LAST $all"
+}
+
+@test "remask: the status line follows the new mask (the record changed)" {
+	api_start
+	ctl '{"op":"pod","ns":"team-a","name":"web","node":"node-1","uid":"u-web"}'
+	p2_add web u-web
+	agent_start
+	wait_until 5 pod_status_is team-a/web "$(status_line "$output")"
+	cpu_state 0 "{\"u-guaranteed\":{\"app\":\"1-$LAST\"}}"
+	wait_until 5 pod_status_is team-a/web "$(status_line "$output" | sed 's/cpus=[^ ]*/cpus=0/')"
+	metric_is 'flowsteer_status_patches_total{result="ok"}' 2
+}
+
+@test "remask: a pod in a user namespace is re-masked with CAP_DAC_OVERRIDE; without it, left as it was (logged)" {
+	command -v capsh >/dev/null || skip "capsh not installed"
+	HOLDER=$(python3 "$BATS_TEST_DIRNAME/../helpers/userns-netns.py" --seconds 120)
+	node_run ip link add caliu0 index 100 type veth peer name eth0 netns "$HOLDER"
+	node_run ip link set caliu0 up
+	POD_NETNS=/proc/$HOLDER/ns/net POD_NAME=u0 POD_NAMESPACE=team-a CNI_ARGS_EXTRA=K8S_POD_UID=u-u0 \
+		run_helper cni ADD "$(p2_conf '.scope = "container"')"
+	userns_cpus() { mask_list "$(nsenter -t "$HOLDER" -n unshare -m sh -c 'mount -t sysfs none /sys && cat /sys/class/net/eth0/queues/rx-0/rps_cpus')"; }
+	all=$(userns_cpus)
+	cpu_state 0 "{\"u-g\":{\"app\":\"1-$LAST\"}}"
+	AGENT_DROP=cap_dac_override agent_start --no-kube
+	wait_until 5 log_has 're-mask: writing eth0: Permission denied'
+	[ "$(userns_cpus)" = "$all" ]
+	# The record still wants what the kernel holds: no drift.
+	run_helper node_run "$FLOWSTEER_BIN" status --json --state-dir "$STATE_DIR" --cpu-manager-state "$CPU_STATE"
+	assert_json "$output" '.attachments[0].devices[] | select(.name == "eth0") | .state' ok
+	reap "$AGENT_PID"
+	agent_start --no-kube
+	wait_until 5 is_cpus0
+}
