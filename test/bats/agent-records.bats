@@ -9,7 +9,6 @@ bats_require_minimum_version 1.5.0
 
 load helpers
 load agent_helpers
-load core_helpers
 
 setup() { p2_setup; }
 teardown() { p2_teardown; }

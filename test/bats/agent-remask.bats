@@ -11,7 +11,6 @@ bats_require_minimum_version 1.5.0
 
 load helpers
 load agent_helpers
-load core_helpers
 
 setup() {
 	[ "$(nproc)" -ge 2 ] || skip "needs 2 CPUs"
@@ -33,7 +32,7 @@ cpu_state() {
 }
 # masks: rps_cpus of the pod's eth0, its host veth and ul0, as cpulists.
 masks() {
-	echo "$(mask_list "$(pod_sysfs "$POD_NS" rps_cpus)") $(mask_list "$(node_sysfs "$HOST_VETH" rps_cpus)") $(mask_list "$(node_sysfs ul0 rps_cpus)")"
+	echo "$(mask_list "$(pod_rx rps_cpus)") $(mask_list "$(node_rx "$HOST_VETH" rps_cpus)") $(mask_list "$(node_rx ul0 rps_cpus)")"
 }
 masks_are() { [ "$(masks)" = "$1" ]; }
 is_cpus0() { [ "$(userns_cpus)" = 0 ]; }
