@@ -63,14 +63,7 @@ cpu_state() {
 	mv "$T/kubelet/cpu.tmp" "$T/kubelet/cpu_manager_state"
 }
 
-# Not through in_ns: a backgrounded function is a subshell, and $! must be
-# the agent itself (ip netns exec and env exec it).
-ip netns exec "$NS" env KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$PORT" "$AGENT" --no-install \
-	--node-name node-1 --sa-dir "$T/sa" --annotations-file "$T/run/annotations.json" --metrics-addr 127.0.0.1:0 \
-	--state-dir "$T/state" --cpu-manager-state "$T/kubelet/cpu_manager_state" >"$T/agent.log" 2>&1 &
-AG=$!
-until_ok 10 test -s "$T/run/annotations.json" || { cat "$T/agent.log"; exit 1; }
-MPORT=$(sed -n 's/.*metrics on .*(port \([0-9]*\)).*/\1/p' "$T/agent.log")
+start_agent "$NS" "$T" "$T/run/annotations.json" || exit 1
 metric() { in_ns curl -sS -m 10 "http://127.0.0.1:$MPORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 
 echo "# 1. $PODS ADDs, one after the other; patch latency from each ADD's return"

@@ -48,12 +48,7 @@ ops += [{"op": "pod", "ns": "ns-%d" % (i % 500), "name": "p%d" % i, "node": "nod
 print(json.dumps({"ops": ops}))' | in_ns curl -sS --fail -X POST --data-binary @- "$CTL/ctl" >/dev/null
 
 AF=$FD/annotations.json
-ip netns exec "$NS" env KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$PORT" "$AGENT" --no-install \
-	--node-name node-1 --sa-dir "$T/sa" --annotations-file "$AF" --metrics-addr 127.0.0.1:0 \
-	--state-dir "$T/state" --cpu-manager-state "$T/kubelet/cpu_manager_state" >"$T/agent.log" 2>&1 &
-AG=$!
-until_ok 10 test -s "$AF" || { cat "$T/agent.log"; exit 1; }
-MPORT=$(sed -n 's/.*metrics on .*(port \([0-9]*\)).*/\1/p' "$T/agent.log")
+start_agent "$NS" "$T" "$AF" || exit 1
 sleep 2
 
 # cpu_ns PID: CPU time of all its threads in ns (schedstat: finer than the

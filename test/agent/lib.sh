@@ -1,4 +1,4 @@
-# Shared by the agent's scripts (valgrind-churn.sh, bench.sh) and the image
+# Shared by the agent's scripts (valgrind-churn.sh, bench.sh, bench-remask.sh) and the image
 # test: bounded waits, certificates, and the test API server in a netns.
 # shellcheck shell=bash
 
@@ -35,6 +35,19 @@ start_apiserver() {
 	until_ok 10 test -s "$dir/ctlport" || { cat "$dir/server.out" >&2; return 1; }
 	PORT=$(cat "$dir/port")
 	CTL=http://127.0.0.1:$(cat "$dir/ctlport")
+}
+
+# start_agent NS DIR ANNOTATIONS_FILE: $AGENT in netns NS against the test
+# API server (PORT), with DIR's sa/, state/ and kubelet/ (its log in
+# DIR/agent.log); sets AG (the agent's own pid: ip netns exec and env exec
+# it, so a kill reaches it) and MPORT (its metrics port).
+start_agent() {
+	ip netns exec "$1" env KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$PORT" "$AGENT" --no-install \
+		--node-name node-1 --sa-dir "$2/sa" --annotations-file "$3" --metrics-addr 127.0.0.1:0 \
+		--state-dir "$2/state" --cpu-manager-state "$2/kubelet/cpu_manager_state" >"$2/agent.log" 2>&1 &
+	AG=$!
+	until_ok 10 test -s "$3" || { cat "$2/agent.log" >&2; return 1; }
+	MPORT=$(sed -n 's/.*metrics on .*(port \([0-9]*\)).*/\1/p' "$2/agent.log")
 }
 
 # plugin_cni VERB NODE_NS POD POD_NETNS HOST_VETH UID DIR: the plugin
