@@ -73,7 +73,9 @@ static int class_here(int nsfd)
 {
 	int hostfd, classfd, ret;
 
-	hostfd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	/* The calling thread's own netns, not the thread group leader's: in
+	 * the agent, the drift pass runs on the metrics thread. */
+	hostfd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (hostfd < 0)
 		return -EOPNOTSUPP;
 	if (setns(nsfd, CLONE_NEWNET) < 0) {
