@@ -77,7 +77,7 @@ int state_node_claim(struct state *st, char *other, size_t len);
  * were released). */
 void state_node_unclaim(struct state *st);
 
-/* The ADD result's "flowsteer" object (docs/result.md). */
+/* The ADD result's "flowsteer" object (docs/cni.md, "The ADD result's flowsteer object"). */
 cJSON *state_result_json(const struct attachment *a);
 /* The record of an attachment, and back (strict; code 5 naming the key). */
 cJSON *state_attachment_json(const struct attachment *a);

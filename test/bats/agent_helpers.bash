@@ -6,8 +6,8 @@
 # removed in teardown whatever happened.
 # shellcheck disable=SC2034 # variables read by the .bats files
 
-load annot_helpers
 load install_helpers
+load ../agent/lib.sh
 
 AGENT_BIN=${FLOWSTEER_AGENT_BIN:-$(dirname "$FLOWSTEER_BIN")/flowsteer-agent}
 KPATCH_BIN=${KPATCH_BIN:-$(dirname "$FLOWSTEER_BIN")/test/agent/kpatch}
@@ -35,26 +35,51 @@ agent_sa_dir() {
 	printf '%s' "${1:-$KUBE_TOKEN}" >"$SA_DIR/token"
 }
 
-# api_start [apiserver.py args...]: the test API server in the netns; sets
-# KUBE_PID, KUBE_PORT, CTL_URL.
+# kube_certs: the test API server's CA and certificate (make_certs), a
+# second CA that signed nothing of it, a fresh token, and the server's
+# request and patch logs; all under $KT.
+kube_certs() {
+	KT=$BATS_TEST_TMPDIR/kube
+	mkdir -p "$KT"
+	make_certs "$KT"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$KT/wrong-ca.key" \
+		-out "$KT/wrong-ca.crt" -days 1 -subj /CN=some-other-ca 2>/dev/null
+	KUBE_TOKEN="fs-secret-token-$RANDOM$RANDOM$RANDOM"
+	KUBE_PATCHES=$KT/patches.jsonl
+	KUBE_REQUESTS=$KT/requests.jsonl
+}
+
+# kube_kubeconfig [CA_FILE] [TOKEN]: Calico's calico-kubeconfig fixture, as
+# is, with its placeholders filled in; path in KUBECONFIG_FILE.
+kube_kubeconfig() {
+	local ca=${1:-$KT/ca.crt} token=${2:-$KUBE_TOKEN}
+	KUBECONFIG_FILE=$KT/calico-kubeconfig
+	sed -e "s|https://127.0.0.1:6443|$KUBE_URL|" \
+		-e "s|REPLACE_WITH_BASE64_CA|$(base64 -w0 "$ca")|" \
+		-e "s|REPLACE_WITH_TOKEN|$token|" \
+		"$FIXTURES/calico-kubeconfig" >"$KUBECONFIG_FILE"
+	chmod 600 "$KUBECONFIG_FILE"
+}
+
+# api_start [apiserver.py args...]: the test API server in the netns
+# (start_apiserver), logging requests and patches; sets KUBE_PID,
+# KUBE_PORT, KUBE_URL, CTL_URL.
 api_start() {
-	local i
-	rm -f "$KT/port" "$KT/ctlport"
 	: >"$KUBE_REQUESTS"
-	"${A_EXEC[@]}" "$KUBE_PY" "$KUBE_SERVER" --cert "$KT/srv.crt" --key "$KT/srv.key" \
-		--token "$KUBE_TOKEN" --port-file "$KT/port" --ctl-port-file "$KT/ctlport" \
-		--request-log "$KUBE_REQUESTS" --patch-log "$KUBE_PATCHES" --max-seconds 600 "$@" \
-		>"$KT/server.out" 2>&1 3>&- &
-	KUBE_PID=$!
-	for ((i = 0; i < 200; i++)); do
-		[ -s "$KT/port" ] && [ -s "$KT/ctlport" ] && break
-		kill -0 "$KUBE_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	[ -s "$KT/port" ] || { cat "$KT/server.out" >&2; return 1; }
-	KUBE_PORT=$(cat "$KT/port")
-	KUBE_URL=https://127.0.0.1:$KUBE_PORT
-	CTL_URL=http://127.0.0.1:$(cat "$KT/ctlport")
+	start_apiserver "$A_NS" "$KT" "$KUBE_TOKEN" --request-log "$KUBE_REQUESTS" \
+		--patch-log "$KUBE_PATCHES" --max-seconds 600 "$@" || return 1
+	KUBE_PID=$SRV
+	KUBE_PORT=$PORT
+	KUBE_URL=https://127.0.0.1:$PORT
+	CTL_URL=$CTL
+}
+
+api_stop() {
+	if [ -n "${KUBE_PID:-}" ]; then
+		kill "$KUBE_PID" 2>/dev/null || true
+		wait "$KUBE_PID" 2>/dev/null || true
+	fi
+	KUBE_PID=
 }
 
 # ctl OP_JSON...: applies control ops on the server (see apiserver.py).
@@ -119,7 +144,7 @@ agent_stop() {
 
 agent_teardown() {
 	reap "${AGENT_PID:-}"
-	kube_server_stop
+	api_stop
 	[ -n "${A_NS:-}" ] && ip netns del "$A_NS" 2>/dev/null
 	if [ -f "${A_LOG:-}" ]; then
 		echo "--- agent log (last 60 lines):"
@@ -225,7 +250,7 @@ p2_del() {
 }
 
 # status_line RESULT: the line model_status_line() makes, from the ADD
-# result's flowsteer object (docs/result.md): the expected annotation.
+# result's flowsteer object (docs/cni.md, "The ADD result's flowsteer object"): the expected annotation.
 status_line() { jq -r -f "$BATS_TEST_DIRNAME/../helpers/status-line.jq" <<<"$1"; }
 
 # pod_status_is NS/NAME LINE: the server's pod has that status annotation.

@@ -10,14 +10,7 @@ bats_require_minimum_version 1.5.0
 load helpers
 load install_helpers
 
-setup() {
-	ROOT=$BATS_TEST_TMPDIR/root
-	BIN_DIR=$ROOT/opt/cni/bin
-	NET_DIR=$ROOT/etc/cni/net.d
-	F=$NET_DIR/10-calico.conflist
-	WATCH_PID=
-	WATCH_LOG=
-}
+setup() { root_setup; }
 
 teardown() { teardown_watch; }
 

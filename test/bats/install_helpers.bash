@@ -1,12 +1,23 @@
 # Helpers of conflist.bats and install.bats: the Calico fixture, a fake node
 # root, tree snapshots, bounded waits and the agent's install duty.
 # Everything lives in $BATS_TEST_TMPDIR; nothing outside it is touched.
-# shellcheck disable=SC2034 # REPO_ROOT, WAITED_MS, WATCH_STATUS: read by the .bats files
+# shellcheck disable=SC2034 # REPO_ROOT, WAITED_MS, WATCH_STATUS, ROOT...: read by the .bats files
 
 CALICO_FIXTURE=$BATS_TEST_DIRNAME/../fixtures/10-calico.conflist
 REPO_ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 # Bound on every command: nothing may hang a test.
 FS_TIMEOUT=${FS_TIMEOUT:-20}
+
+# root_setup: a fake node root (BIN_DIR, NET_DIR, the Calico conflist F)
+# and no install-duty agent yet (teardown_watch ends one a test started).
+root_setup() {
+	ROOT=$BATS_TEST_TMPDIR/root
+	BIN_DIR=$ROOT/opt/cni/bin
+	NET_DIR=$ROOT/etc/cni/net.d
+	F=$NET_DIR/10-calico.conflist
+	WATCH_PID=
+	WATCH_LOG=
+}
 
 # fs ARGS...: the flowsteer CLI, bounded.
 fs() { timeout "$FS_TIMEOUT" "$FLOWSTEER_BIN" "$@"; }

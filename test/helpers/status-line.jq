@@ -1,5 +1,5 @@
 # The line model_status_line() makes (the flowsteer.io/status annotation),
-# from an ADD result's flowsteer object (docs/result.md): the tests'
+# from an ADD result's flowsteer object (docs/cni.md, "The ADD result's flowsteer object"): the tests'
 # expected value, made without the plugin's code.
 .flowsteer
 | "mode=\(.mode) scope=\(.scope) cpus=\(.cpus)"

@@ -8,7 +8,6 @@ resourceVersion and is kept as a watch event. Served (HTTPS, bearer token):
   GET  /api/v1/pods[?fieldSelector=spec.nodeName%3DX&limit=...]    PodList
   GET  ...?watch=1&resourceVersion=RV&allowWatchBookmarks=true&timeoutSeconds=N
        chunked, one JSON event per line: ADDED/MODIFIED/DELETED/BOOKMARK/ERROR
-  GET  /api/v1/namespaces/{ns}, /api/v1/namespaces/{ns}/pods/{pod}
   PATCH /api/v1/namespaces/{ns}/pods/{pod}   merge patch (application/
        merge-patch+json; strategic-merge-patch+json is read the same way for
        annotations); metadata.uid in the patch is a precondition (409).
@@ -37,8 +36,7 @@ Control channel (plain HTTP, 127.0.0.1, port in --ctl-port-file):
   GET /state  {"rv", "namespaces": {name: annotations}, "pods": {"ns/name": {"uid", "node", "annotations"}}}
   GET /stats  request counters by kind and resource, and open watches
 
---objects FILE seeds the state ({"namespaces": {ns: annotations},
-"pods": {"ns/name": annotations}}). It listens on 127.0.0.1 only, on free
+The state starts empty: tests fill it through the control channel. It listens on 127.0.0.1 only, on free
 ports; every loop is bounded (watches by timeoutSeconds, capped at
 --max-watch-seconds; hangs likewise) and the server exits by itself after
 --max-seconds. Requests are recorded in --request-log (method, path, whether
@@ -185,27 +183,29 @@ def matches(obj, node):
     return obj is not None and (node is None or obj.get("spec", {}).get("nodeName") == node)
 
 
-class Handler(BaseHTTPRequestHandler):
+class JSONHandler(BaseHTTPRequestHandler):
+    """What both listeners share: HTTP/1.1, no log lines, JSON replies."""
     protocol_version = "HTTP/1.1"
-    server_version = "fake-kube-apiserver"
     disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):
         pass
 
-    @property
-    def st(self):
-        return self.server.state
-
     def reply(self, code, obj):
-        if self.server.opts.delay_ms:
-            time.sleep(self.server.opts.delay_ms / 1000.0)
         body = json.dumps(obj).encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+
+class Handler(JSONHandler):
+    server_version = "fake-kube-apiserver"
+
+    @property
+    def st(self):
+        return self.server.state
 
     def record(self, extra=None):
         path = self.server.opts.request_log
@@ -240,7 +240,6 @@ class Handler(BaseHTTPRequestHandler):
             fault = fault if self.command == "PATCH" else None
         elif fault and where and not urlsplit(self.path).path.startswith("/api/v1/" + where):
             fault = None
-        fault = fault or opts.mode
         if fault in ("401", "403", "500"):
             self.st.count(fault)
             code = int(fault)
@@ -273,16 +272,6 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError as e:
             self.reply(400, status_obj(400, "BadRequest", str(e)))
             return
-        self.get_one(path)
-
-    def get_one(self, path):
-        parts = path[len(NS_PATH) + 1:].split("/") if path.startswith(NS_PATH + "/") else []
-        with self.st.cond:
-            if len(parts) == 1 and parts[0] in self.st.ns:
-                return self.reply(200, self.st.ns[parts[0]])
-            if len(parts) == 3 and parts[1] == "pods" and parts[0] + "/" + parts[2] in self.st.pods \
-                    and self.server.opts.mode != "404pod":
-                return self.reply(200, self.st.pods[parts[0] + "/" + parts[2]])
         self.reply(404, status_obj(404, "NotFound", "the server could not find the requested resource"))
 
     def too_old(self, rv):
@@ -460,21 +449,7 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(200, obj)
 
 
-class CtlHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def reply(self, code, obj):
-        body = json.dumps(obj).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
+class CtlHandler(JSONHandler):
     def do_GET(self):
         st = self.server.state
         with st.cond:
@@ -523,18 +498,6 @@ class CtlServer(ThreadingHTTPServer):
     daemon_threads = True
 
 
-def hang_forever(sock, max_seconds):
-    held = []
-    sock.settimeout(1)
-    end = time.time() + max_seconds
-    while time.time() < end:
-        try:
-            conn, _ = sock.accept()
-            held.append(conn)  # never read, never answer
-        except socket.timeout:
-            pass
-
-
 def write_port(path, port):
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
@@ -542,25 +505,11 @@ def write_port(path, port):
     os.rename(tmp, path)
 
 
-def seed(state, path):
-    with open(path) as f:
-        objs = json.load(f)
-    for name, ann in objs.get("namespaces", {}).items():
-        state.put_ns(name, ann)
-    for key, ann in objs.get("pods", {}).items():
-        ns, _, name = key.partition("/")
-        state.put_pod(ns, name, "", {} if ann == "none" else ann)
-
-
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--objects")
     ap.add_argument("--cert", required=True)
     ap.add_argument("--key", required=True)
     ap.add_argument("--token", help="required bearer token (default: none required)")
-    ap.add_argument("--client-ca", help="require a client certificate signed by this CA")
-    ap.add_argument("--mode", default="ok", choices=["ok", "403", "404pod", "500", "hang"])
-    ap.add_argument("--delay-ms", type=int, default=0)
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--ctl-port-file")
     ap.add_argument("--patch-log")
@@ -572,24 +521,9 @@ def main():
     opts = ap.parse_args()
     threading.Timer(opts.max_seconds, lambda: os._exit(0)).start()
 
-    if opts.mode == "hang":
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(16)
-        write_port(opts.port_file, sock.getsockname()[1])
-        hang_forever(sock, opts.max_seconds)
-        return
-
     state = State(opts.history)
-    if opts.objects:
-        with state.cond:
-            seed(state, opts.objects)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(opts.cert, opts.key)
-    if opts.client_ca:
-        ctx.verify_mode = ssl.CERT_REQUIRED
-        ctx.load_verify_locations(opts.client_ca)
     srv = TLSServer(("127.0.0.1", 0), Handler)
     srv.ctx, srv.opts, srv.state, srv.log_lock = ctx, opts, state, threading.Lock()
     if opts.ctl_port_file:
@@ -598,7 +532,7 @@ def main():
         threading.Thread(target=ctl.serve_forever, daemon=True).start()
         write_port(opts.ctl_port_file, ctl.server_address[1])
     write_port(opts.port_file, srv.server_address[1])
-    print("listening on https://127.0.0.1:%d mode %s" % (srv.server_address[1], opts.mode), flush=True)
+    print("listening on https://127.0.0.1:%d" % srv.server_address[1], flush=True)
     srv.serve_forever()
 
 
