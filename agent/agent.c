@@ -55,11 +55,11 @@ static void agent_flush(struct agent *a, bool refresh)
 	if (annfile_sync(&a->af, &a->ns.store, &a->pods.store, now, refresh, &written, &e)) {
 		atomic_fetch_add(&a->file_errors, 1);
 		alog(ALOG_ERROR, "%s; retrying in %d ms", e.msg, FLUSH_RETRY_MS);
-		debounce_retry(&a->flush, mono_ms(), FLUSH_RETRY_MS);
-		loop_timer_after(a->loop, &a->flush_timer, FLUSH_RETRY_MS);
+		a->refresh_due |= refresh;
+		loop_debounce_retry(&a->flush, FLUSH_RETRY_MS);
 		return;
 	}
-	a->dirty = false;
+	a->dirty = a->refresh_due = false;
 	if (written) {
 		atomic_fetch_add(&a->file_writes, 1);
 		atomic_store(&a->last_sync, now);
@@ -70,13 +70,12 @@ static void agent_flush(struct agent *a, bool refresh)
 		     a->af.path, a->ns.store.n, a->pods.store.n);
 }
 
-static void agent_on_flush(struct loop *l, struct loop_timer *t)
+static void agent_on_flush(void *arg)
 {
-	struct agent *a = t->arg;
+	struct agent *a = arg;
 
-	(void)l;
-	if (debounce_fire(&a->flush, mono_ms()) && a->dirty)
-		agent_flush(a, false);
+	if (a->dirty || a->refresh_due)
+		agent_flush(a, a->refresh_due);
 }
 
 static void agent_on_refresh(struct loop *l, struct loop_timer *t)
@@ -92,15 +91,11 @@ static void agent_on_refresh(struct loop *l, struct loop_timer *t)
 static void agent_on_change(struct reflector *r, void *arg)
 {
 	struct agent *a = arg;
-	long long w;
 
 	(void)r;
 	a->dirty = true;
-	if (!agent_synced(a))
-		return;
-	debounce_kick(&a->flush, mono_ms());
-	w = debounce_wait(&a->flush, mono_ms());
-	loop_timer_after(a->loop, &a->flush_timer, w < 0 ? 0 : w);
+	if (agent_synced(a))
+		loop_debounce_kick(&a->flush);
 }
 
 static void agent_collect(struct metrics_out *o, void *arg)
@@ -242,8 +237,7 @@ static int agent_setup(struct agent *a)
 	    loop_add_fd(a->loop, a->sig_pipe, agent_on_signal, a))
 		return -1;
 	snprintf(a->af.path, sizeof(a->af.path), "%s", a->o.annotations_file);
-	debounce_init(&a->flush, FLUSH_QUIET_MS, FLUSH_MAX_MS);
-	loop_timer_init(&a->flush_timer, agent_on_flush, a);
+	loop_debounce_init(a->loop, &a->flush, FLUSH_QUIET_MS, FLUSH_MAX_MS, agent_on_flush, a);
 	loop_timer_init(&a->refresh_timer, agent_on_refresh, a);
 	a->in.ifd = -1;
 	if (agent_metrics_start(a))

@@ -50,9 +50,11 @@ struct agent {
 	bool reflectors_on, install_on;
 	struct install in;
 	struct annfile af;
-	bool dirty;
-	struct debounce flush;
-	struct loop_timer flush_timer, refresh_timer;
+	/* dirty: the stores changed since the last write; refresh_due: a
+	 * refresh (syncedAt) failed and its retry must write anyway. */
+	bool dirty, refresh_due;
+	struct loop_debounce flush;
+	struct loop_timer refresh_timer;
 	/* The status duty, the records' metrics, the re-mask duty. */
 	struct podstatus ps;
 	struct records rec;

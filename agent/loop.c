@@ -135,6 +135,12 @@ void loop_debounce_kick(struct loop_debounce *b)
 	loop_timer_after(b->l, &b->t, debounce_wait(&b->d, mono_ms()));
 }
 
+void loop_debounce_retry(struct loop_debounce *b, long long ms)
+{
+	debounce_retry(&b->d, mono_ms(), ms);
+	loop_timer_after(b->l, &b->t, ms);
+}
+
 void loop_debounce_forget(struct loop_debounce *b)
 {
 	if (b->l)

@@ -76,6 +76,8 @@ struct loop_debounce {
 void loop_debounce_init(struct loop *l, struct loop_debounce *b, long long quiet_ms, long long max_ms,
 			void (*fn)(void *arg), void *arg);
 void loop_debounce_kick(struct loop_debounce *b);
+/* fn failed: runs it again `ms` from now (a new burst), changes or not. */
+void loop_debounce_retry(struct loop_debounce *b, long long ms);
 void loop_debounce_forget(struct loop_debounce *b);
 
 /* Starts a transfer (x->h set up by the caller). Returns 0 or -1. */

@@ -50,6 +50,20 @@ teardown() { agent_teardown; }
 	file_matches
 }
 
+@test "agent: syncedAt is rewritten every --refresh-seconds with no change; a failed refresh is retried within a second" {
+	api_start
+	agent_start --refresh-seconds 4
+	wait_until 5 file_matches
+	wait_until 6 file_has ".syncedAt != \"$(jq -r .syncedAt "$AF")\""
+	rm -f "$AF"
+	mkdir -p "$AF/in-the-way" # the refresh's rename into place fails (EISDIR)
+	wait_until 6 log_has "annotations file $AF.*retrying in 1000 ms"
+	rm -rf "$AF"
+	# The retry (1 s), not the next refresh (4 s), puts the file back.
+	wait_until 3 file_matches
+	[ "$(metric flowsteer_agent_annotations_file_write_errors_total)" -ge 1 ]
+}
+
 @test "agent: no file before the first sync of both (pods 403), then written; the 403 is logged clearly and backs off" {
 	api_start
 	ctl '{"op":"ns","name":"a","annotations":{"flowsteer.io/mode":"off"}}' '{"op":"fault","fault":"403","resource":"pods"}'
