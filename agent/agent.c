@@ -171,7 +171,7 @@ static int agent_kube_start(struct agent *a)
 	a->rcfg = (struct reflector_cfg){
 		.watch_min_s = a->o.watch_min_s, .idle_s = a->o.idle_s, .page_size = a->o.page_size,
 		.backoff_base_ms = a->o.backoff_base_ms, .backoff_max_ms = a->o.backoff_max_ms,
-		.backoff_reset_ms = 120000,
+		.backoff_reset_ms = BACKOFF_RESET_MS,
 	};
 	snprintf(sel, sizeof(sel), "spec.nodeName=%s", a->o.node_name);
 	if (reflector_init(&a->ns, "namespaces", "/api/v1/namespaces", NULL, false, a->kube, &a->rcfg) ||
@@ -214,8 +214,8 @@ static int agent_metrics_start(struct agent *a)
  * their metrics, and re-masking. */
 static int agent_records_start(struct agent *a)
 {
-	podstatus_init(&a->ps, a->loop, a->kube, a->o.backoff_base_ms, a->o.backoff_max_ms);
-	a->ps_on = true;
+	if (a->kube)
+		podstatus_init(&a->ps, a->loop, a->kube, a->o.backoff_base_ms, a->o.backoff_max_ms);
 	if (records_start(a->loop, &a->rec, a->o.state_dir, a->kube ? &a->ps : NULL, a->o.drift_s * 1000) ||
 	    metrics_register(a->metrics, records_collect, &a->rec) ||
 	    (a->kube && metrics_register(a->metrics, podstatus_collect, &a->ps)))
@@ -291,8 +291,7 @@ void agent_free(struct agent *a)
 	if (a->loop) {
 		cpuwatch_release(a->loop, &a->cw);
 		records_release(a->loop, &a->rec);
-		if (a->ps_on)
-			podstatus_release(&a->ps);
+		podstatus_release(&a->ps);
 		if (a->install_on)
 			install_release(a->loop, &a->in);
 		loop_free(a->loop);

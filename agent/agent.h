@@ -59,7 +59,6 @@ struct agent {
 	struct podstatus ps;
 	struct records rec;
 	struct cpuwatch cw;
-	bool ps_on;
 	/* Read by the metrics thread. */
 	_Atomic int ready;
 	_Atomic uint64_t file_writes, file_errors;

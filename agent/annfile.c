@@ -113,7 +113,6 @@ int annfile_sync(struct annfile *f, const struct kstore *ns, const struct kstore
 	cJSON_free(f->last_body);
 	f->last_body = body;
 	body = NULL;
-	f->last_synced_at = now;
 	f->writes++;
 	*written = true;
 	ret = 0;

@@ -27,7 +27,6 @@
 struct annfile {
 	char path[4096];
 	char *last_body;          /* namespaces + pods as last written */
-	long long last_synced_at; /* epoch s of the syncedAt last written */
 	uint64_t writes;
 };
 

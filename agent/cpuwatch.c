@@ -11,6 +11,7 @@
 #include "remask.h"
 #include "state.h"
 #include "util.h"
+#include "util.h"
 
 /* The kubelet writes its checkpoint once per change, but admitting a pod
  * can take two (allocate, then the container's start): one pass for both. */
@@ -104,14 +105,8 @@ static int cpuwatch_dir(const char *file, char *dir, size_t len, char *base, siz
 {
 	const char *slash = strrchr(file, '/');
 
-	if (file[0] != '/' || !slash || !slash[1] || (size_t)(slash - file) + 1 >= len || strlen(slash + 1) >= blen)
+	if (file[0] != '/' || !slash[1] || strlen(slash + 1) >= blen || path_dirname(file, dir, len))
 		return -1;
-	if (slash == file) {
-		strcpy(dir, "/");
-	} else {
-		memcpy(dir, file, (size_t)(slash - file));
-		dir[slash - file] = '\0';
-	}
 	snprintf(base, blen, "%s", slash + 1);
 	return 0;
 }

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "annot.h"
 #include "kobj.h"
-
-#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#include "util.h"
 
 void kobj_free(struct kobj *o)
 {
@@ -42,7 +42,7 @@ static cJSON *kobj_filter(const cJSON *ann)
 		return NULL;
 	cJSON_ArrayForEach(it, ann) {
 		if (!cJSON_IsString(it) || !it->string || strncmp(it->string, KOBJ_PREFIX, strlen(KOBJ_PREFIX)) ||
-		    !strcmp(it->string, KOBJ_STATUS_KEY) || n == ARRAY_LEN(keys))
+		    !strcmp(it->string, ANNOT_STATUS) || n == ARRAY_SIZE(keys))
 			continue;
 		keys[n++] = it->string;
 	}

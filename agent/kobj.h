@@ -11,8 +11,6 @@
 #include "err.h"
 
 #define KOBJ_PREFIX "flowsteer.io/"
-/* Written by the agent itself (the status duty): never read back as input. */
-#define KOBJ_STATUS_KEY "flowsteer.io/status"
 
 struct kobj {
 	char *key;          /* "name" (namespaces) or "namespace/name" (pods) */

@@ -21,8 +21,6 @@ struct loop {
 	int nfds;
 	struct loop_timer *timers[LOOP_MAX_TIMERS];
 	int ntimers;
-	void (*idle)(struct loop *, void *);
-	void *idle_arg;
 	bool stop;
 	_Atomic long long heartbeat;
 };
@@ -93,11 +91,6 @@ int loop_timer_after(struct loop *l, struct loop_timer *t, long long ms)
 	return 0;
 }
 
-void loop_timer_stop(struct loop_timer *t)
-{
-	t->due = -1;
-}
-
 void loop_timer_forget(struct loop *l, struct loop_timer *t)
 {
 	for (int i = 0; i < l->ntimers; i++)
@@ -163,12 +156,6 @@ int loop_xfer_start(struct loop *l, struct loop_xfer *x)
 void loop_xfer_abort(struct loop *l, struct loop_xfer *x)
 {
 	curl_multi_remove_handle(l->multi, x->h);
-}
-
-void loop_set_idle(struct loop *l, void (*fn)(struct loop *, void *), void *arg)
-{
-	l->idle = fn;
-	l->idle_arg = arg;
 }
 
 void loop_stop(struct loop *l)
@@ -262,8 +249,6 @@ int loop_run(struct loop *l)
 			return -1;
 		if (!l->stop)
 			loop_run_timers(l);
-		if (!l->stop && l->idle)
-			l->idle(l, l->idle_arg);
 	}
 	return 0;
 }

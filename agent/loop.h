@@ -60,7 +60,6 @@ void loop_del_fd(struct loop *l, int fd);
 void loop_timer_init(struct loop_timer *t, void (*fn)(struct loop *, struct loop_timer *), void *arg);
 /* Arms (or re-arms) t to fire `ms` from now; registers it on first use. */
 int loop_timer_after(struct loop *l, struct loop_timer *t, long long ms);
-void loop_timer_stop(struct loop_timer *t);
 void loop_timer_forget(struct loop *l, struct loop_timer *t);
 
 /* A debounced action: kicked at each change, fn runs from the loop once
@@ -84,9 +83,6 @@ void loop_debounce_forget(struct loop_debounce *b);
 int loop_xfer_start(struct loop *l, struct loop_xfer *x);
 /* Aborts a running transfer without calling done. */
 void loop_xfer_abort(struct loop *l, struct loop_xfer *x);
-
-/* Called once per iteration (after fds, transfers and timers). */
-void loop_set_idle(struct loop *l, void (*fn)(struct loop *, void *), void *arg);
 
 /* Runs until loop_stop(); returns 0, or -1 on a poll error (logged). */
 int loop_run(struct loop *l);

@@ -43,6 +43,16 @@ struct metrics *metrics_new(void)
 	return m;
 }
 
+static void metrics_lock(struct metrics *m)
+{
+	pthread_mutex_lock(&m->lock);
+}
+
+static void metrics_unlock(struct metrics *m)
+{
+	pthread_mutex_unlock(&m->lock);
+}
+
 int metrics_register(struct metrics *m, metrics_collect_fn fn, void *arg)
 {
 	if (m->n == METRICS_MAX_COLLECTORS)
@@ -59,16 +69,6 @@ void metrics_set_probes(struct metrics *m, metrics_probe_fn healthy, metrics_pro
 	m->healthy = healthy;
 	m->ready = ready;
 	m->probe_arg = arg;
-}
-
-void metrics_lock(struct metrics *m)
-{
-	pthread_mutex_lock(&m->lock);
-}
-
-void metrics_unlock(struct metrics *m)
-{
-	pthread_mutex_unlock(&m->lock);
 }
 
 void metrics_printf(struct metrics_out *o, const char *fmt, ...)
@@ -108,12 +108,6 @@ void metrics_printf(struct metrics_out *o, const char *fmt, ...)
 void metrics_family(struct metrics_out *o, const char *name, const char *type, const char *help)
 {
 	metrics_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-void metrics_sample(struct metrics_out *o, const char *name, const char *labels, double value)
-{
-	metrics_printf(o, "%s%s%s%s %.17g\n", name, labels && *labels ? "{" : "", labels ? labels : "",
-		       labels && *labels ? "}" : "", value);
 }
 
 void metrics_sample_u64(struct metrics_out *o, const char *name, const char *labels, unsigned long long value)

@@ -3,13 +3,13 @@
  *
  * Collectors are callbacks registered before metrics_start(); a scrape calls
  * them in order with the registry lock held. State a collector reads that
- * the main loop changes must be atomics, or be changed under
- * metrics_lock()/metrics_unlock(). Phase-2 collectors plug in the same way:
+ * the main loop changes must be atomics, or be guarded by a lock of the
+ * collector's own (records.c's). Collectors plug in so:
  *
  *   static void attach_collect(struct metrics_out *o, void *arg)
  *   {
  *       metrics_family(o, "flowsteer_attachments", "gauge", "Tuned attachments by mode and scope.");
- *       metrics_sample(o, "flowsteer_attachments", "mode=\"rfs\",scope=\"both\"", n);
+ *       metrics_sample_u64(o, "flowsteer_attachments", "mode=\"rfs\",scope=\"both\"", n);
  *   }
  *   metrics_register(m, attach_collect, ctx);
  */
@@ -35,15 +35,12 @@ void metrics_set_probes(struct metrics *m, metrics_probe_fn healthy, metrics_pro
  * picks a free one. *port_out gets the port bound. */
 int metrics_start(struct metrics *m, const char *addr, unsigned *port_out, struct fs_err *e);
 void metrics_free(struct metrics *m);
-void metrics_lock(struct metrics *m);
-void metrics_unlock(struct metrics *m);
 
 /* Output helpers for collectors. */
 void metrics_printf(struct metrics_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* # HELP and # TYPE lines of one family. */
 void metrics_family(struct metrics_out *o, const char *name, const char *type, const char *help);
 /* name{labels} value; labels may be NULL or "" (already escaped). */
-void metrics_sample(struct metrics_out *o, const char *name, const char *labels, double value);
 void metrics_sample_u64(struct metrics_out *o, const char *name, const char *labels, unsigned long long value);
 
 /* A family of one sample without labels: HELP, TYPE and the value. */

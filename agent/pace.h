@@ -45,6 +45,9 @@ struct backoff {
 	long long cur_ms, last_ms;	/* last_ms < 0: never backed off */
 };
 
+/* client-go's reset: a backoff that saw no failure for 2 min starts over. */
+#define BACKOFF_RESET_MS 120000
+
 void backoff_init(struct backoff *b, long long base_ms, long long cap_ms, long long reset_ms);
 /* The next delay: cur * (1 + jitter) with jitter = r in [0,1); doubles cur
  * up to cap; starts over at base once reset_ms passed since the last one. */

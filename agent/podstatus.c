@@ -4,10 +4,10 @@
 #include <string.h>
 
 #include "alog.h"
+#include "annot.h"
 #include "podstatus.h"
 
 /* A failing pod's backoff starts over after this long without a failure. */
-#define PS_BACKOFF_RESET_MS 120000
 
 struct podstatus_entry {
 	char uid[64];
@@ -96,7 +96,7 @@ static struct podstatus_entry *entry_get(struct podstatus *p, const char *uid)
 	if (!e)
 		return NULL;
 	snprintf(e->uid, sizeof(e->uid), "%s", uid);
-	backoff_init(&e->bo, p->backoff_base_ms, p->backoff_max_ms, PS_BACKOFF_RESET_MS);
+	backoff_init(&e->bo, p->backoff_base_ms, p->backoff_max_ms, BACKOFF_RESET_MS);
 	while (at < p->n && strcmp(p->v[at]->uid, uid) < 0)
 		at++;
 	memmove(p->v + at + 1, p->v + at, (p->n - at) * sizeof(*p->v));
@@ -141,7 +141,7 @@ static bool podstatus_send(struct podstatus *p, struct podstatus_slot *s, struct
 	if (!s->x.h && !(s->x.h = curl_easy_init()))
 		return false;
 	s->line = strdup(e->want);
-	if (!s->line || kube_patch_prepare(p->kube, s->x.h, &s->req, e->ns, e->name, e->uid, PODSTATUS_KEY,
+	if (!s->line || kube_patch_prepare(p->kube, s->x.h, &s->req, e->ns, e->name, e->uid, ANNOT_STATUS,
 					   s->line, &err)) {
 		if (err.code == CNI_ERR_INVALID_CONFIG) {
 			/* A name no API server takes: not worth a retry. */
@@ -183,7 +183,7 @@ static void podstatus_kick(struct podstatus *p)
 	struct podstatus_slot *s;
 	uint64_t pending = 0;
 
-	for (size_t i = 0; p->kube && i < p->n; i++) {
+	for (size_t i = 0; i < p->n; i++) {
 		struct podstatus_entry *e = p->v[i];
 
 		if (!entry_needs(e))

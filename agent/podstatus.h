@@ -27,7 +27,6 @@
 #include "metrics.h"
 #include "pace.h"
 
-#define PODSTATUS_KEY "flowsteer.io/status"
 #define PODSTATUS_INFLIGHT 4
 /* A patch is small and nothing waits on it: a hung server must give the
  * slot back well before --request-timeout-seconds (60) would. */
@@ -51,7 +50,7 @@ struct podstatus_slot {
 };
 
 struct podstatus {
-	struct kube_client *kube;   /* NULL: nothing is sent (--no-kube) */
+	struct kube_client *kube;
 	struct loop *loop;
 	long long backoff_base_ms, backoff_max_ms;
 	struct podstatus_entry **v; /* sorted by uid */

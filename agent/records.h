@@ -54,10 +54,10 @@ int records_start(struct loop *l, struct records *r, const char *state_dir, stru
 void records_release(struct loop *l, struct records *r);
 void records_collect(struct metrics_out *o, void *arg);
 
-/* Entering a network namespace is per thread, but netns.c finds its way
- * back through /proc/self/ns/net, which is the main thread's: no other
- * thread may enter one while the main thread is inside another. The main
- * loop (re-masking) and the metrics thread (drift) hold this meanwhile. */
+/* The main loop (re-masking) and the metrics thread (drift) both read the
+ * records and enter the same pod netns (each thread returns to its own,
+ * netns.c): they hold this so that one pass never sees the other's
+ * half-done writes. */
 void records_netns_lock(void);
 void records_netns_unlock(void);
 

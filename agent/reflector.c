@@ -219,7 +219,6 @@ static void rf_list_complete(struct loop *l, struct reflector *r, const char *rv
 	alog(ALOG_INFO, "%s: listed at resourceVersion %s, %zu with flowsteer.io annotations",
 	     r->name, r->rv, r->store.n);
 	r->synced = true;
-	atomic_store(&r->m_synced, 1);
 	if (r->changed)
 		r->changed(r, r->arg);
 	rf_begin_watch(l, r);

@@ -68,7 +68,6 @@ struct reflector {
 	void *arg;
 	/* Read by the metrics thread. */
 	_Atomic uint64_t m_restarts, m_lists, m_events, m_errors;
-	_Atomic int m_synced;
 };
 
 int reflector_init(struct reflector *r, const char *name, const char *path, const char *field_selector,

@@ -42,11 +42,9 @@ trap cleanup EXIT
 in_ns() { ip netns exec "$NS" "$@"; }
 stats() { sort -n | awk '{v[NR] = $1} END {if (NR) printf "p50 %s, p99 %s, max %s (n=%d)\n", v[int((NR + 1) / 2)], v[int(NR * 0.99 + 0.999)], v[NR], NR}'; }
 
-mkdir -p "$T/sa" "$T/kubelet"
-make_certs "$T"
-cp "$T/ca.crt" "$T/sa/ca.crt"
+mkdir -p "$T/kubelet"
 TOKEN=bench-$RANDOM$RANDOM
-printf '%s' "$TOKEN" >"$T/sa/token"
+kube_files "$T" "$TOKEN"
 ip netns add "$NS" && ip netns add "${NS}u"
 ip -n "$NS" link set lo up
 ip -n "$NS" link add ul0 type veth peer name ul0 netns "${NS}u"
@@ -98,7 +96,6 @@ grep 're-mask (CPU manager state changed)' "$T/agent.log" | tail -n1 | sed 's/.*
 stats <"$T/outside" | sed 's/^/#    rename to the last pod eth0 written (polled every 100 ms, ms; 100 ms debounce included): /'
 
 echo "# 3. rescans of $PODS records"
-cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.0f\n", s}'; }
 s0=$(metric flowsteer_agent_state_scans_total)
 c0=$(cpu_ns "$AG")
 for ((k = 1; k <= SCANS; k++)); do

@@ -33,11 +33,8 @@ cleanup() {
 trap cleanup EXIT
 in_ns() { ip netns exec "$NS" "$@"; }
 
-mkdir -p "$T/sa"
-make_certs "$T"
-cp "$T/ca.crt" "$T/sa/ca.crt"
 TOKEN=bench-$RANDOM$RANDOM
-printf '%s' "$TOKEN" >"$T/sa/token"
+kube_files "$T" "$TOKEN"
 ip netns add "$NS"
 ip -n "$NS" link set lo up
 start_apiserver "$NS" "$T" "$TOKEN" --bookmark-seconds 60 || exit 1
@@ -51,9 +48,6 @@ AF=$FD/annotations.json
 start_agent "$NS" "$T" "$AF" || exit 1
 sleep 2
 
-# cpu_ns PID: CPU time of all its threads in ns (schedstat: finer than the
-# 10 ms ticks of /proc/PID/stat).
-cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.0f\n", s}'; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 hwm_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
 

@@ -24,6 +24,19 @@ make_certs() {
 		-out "$1/srv.crt" -days 1 -extfile "$1/srv.ext" 2>/dev/null
 }
 
+# kube_files DIR TOKEN: make_certs DIR, and DIR/sa as a pod's ServiceAccount
+# mount holds them (ca.crt, token): what the agent reads in-cluster.
+kube_files() {
+	mkdir -p "$1/sa"
+	make_certs "$1"
+	cp "$1/ca.crt" "$1/sa/ca.crt"
+	printf '%s' "$2" >"$1/sa/token"
+}
+
+# cpu_ns PID: CPU time of all its threads in ns (schedstat: finer than the
+# 10 ms ticks of /proc/PID/stat).
+cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.0f\n", s}'; }
+
 # start_apiserver NS DIR TOKEN [args...]: test/kube/apiserver.py in netns NS
 # with DIR's certificates (its output in DIR/server.out); sets SRV (the
 # server's own pid: ip netns exec execs it), PORT, CTL (control URL). Waits

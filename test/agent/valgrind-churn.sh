@@ -46,10 +46,7 @@ fi
 in_ns() { ip netns exec "$NS" "$@"; }
 ctl_json() { in_ns curl -sS -m 30 --fail -X POST --data-binary @- "$CTL/ctl" >/dev/null; }
 
-mkdir -p "$T/sa"
-make_certs "$T"
-cp "$T/ca.crt" "$T/sa/ca.crt"
-printf 'vg-token-%s' "$RANDOM" >"$T/sa/token"
+kube_files "$T" "vg-token-$RANDOM"
 ip netns add "$NS"
 ip -n "$NS" link set lo up
 start_apiserver "$NS" "$T" "$(cat "$T/sa/token")" || exit 1
