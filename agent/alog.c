@@ -5,18 +5,19 @@
 #include <pthread.h>
 
 #include "alog.h"
+#include "util.h"
 
 static enum alog_level alog_max = ALOG_INFO;
 static const char *const alog_names[] = { "error", "warn", "info", "debug" };
 
 int alog_level_parse(const char *s, enum alog_level *out)
 {
-	for (int i = 0; i < 4; i++)
-		if (!strcmp(s, alog_names[i])) {
-			*out = (enum alog_level)i;
-			return 0;
-		}
-	return -1;
+	int i = name_index(alog_names, ARRAY_SIZE(alog_names), s);
+
+	if (i < 0)
+		return -1;
+	*out = (enum alog_level)i;
+	return 0;
 }
 
 void alog_set_level(enum alog_level level)

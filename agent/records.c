@@ -259,10 +259,14 @@ static int drift_visit(const char *file, struct attachment *a, const struct fs_e
 	(void)err;
 	if (!a)
 		return 0;
+	/* a is this pass's copy: a node device an earlier holder had checked is
+	 * not read again. */
+	for (int i = 0; i < a->ndev; i++)
+		if (a->devs[i].scope == DEV_SCOPE_NODE && a->devs[i].status == DEV_APPLIED &&
+		    node_seen(d, a->devs[i].name))
+			a->devs[i].status = DEV_SKIPPED;
 	verify_attachment(a, NULL, d->v, &n);
 	for (int i = 0; i < n; i++) {
-		if (d->v[i].dev->scope == DEV_SCOPE_NODE && node_seen(d, d->v[i].dev->name))
-			continue;
 		if (d->v[i].state == VERIFY_DRIFT)
 			d->drift++;
 		else if (d->v[i].state == VERIFY_UNREADABLE)

@@ -30,6 +30,8 @@ static int add_apply(struct cni_ctx *ctx, struct kview *kv, struct state *st, st
 	debug_hook("after-host");
 	if (state_lock(st, cfg->state_dir, e))
 		goto rollback;
+	/* The lock read the boot ID (its sweep): the record is of this boot. */
+	snprintf(a->boot_id, sizeof(a->boot_id), "%s", st->boot_id);
 	debug_hook("after-lock");
 	if (apply_node(st, kv, cfg, a, e))
 		goto rollback;

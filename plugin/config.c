@@ -9,7 +9,10 @@
 #include "json.h"
 #include "util.h"
 
+/* Indexed by enum fs_mode; scope_names[i] is scope_values[i]. */
 static const char *const mode_names[] = { "off", "rps", "rfs" };
+static const char *const scope_names[] = { "container", "host", "both" };
+static const int scope_values[] = { FS_SCOPE_CONTAINER, FS_SCOPE_HOST, FS_SCOPE_BOTH };
 
 const char *config_mode_name(enum fs_mode m)
 {
@@ -18,35 +21,29 @@ const char *config_mode_name(enum fs_mode m)
 
 const char *config_scope_name(enum fs_scope s)
 {
-	switch (s) {
-	case FS_SCOPE_CONTAINER: return "container";
-	case FS_SCOPE_HOST: return "host";
-	case FS_SCOPE_BOTH: return "both";
-	}
+	for (size_t i = 0; i < ARRAY_SIZE(scope_values); i++)
+		if (scope_values[i] == (int)s)
+			return scope_names[i];
 	return "?";
 }
 
 int config_mode_parse(const char *s, enum fs_mode *m)
 {
-	for (unsigned i = 0; i < ARRAY_SIZE(mode_names); i++) {
-		if (!strcmp(s, mode_names[i])) {
-			*m = (enum fs_mode)i;
-			return 0;
-		}
-	}
-	return -1;
+	int i = name_index(mode_names, ARRAY_SIZE(mode_names), s);
+
+	if (i < 0)
+		return -1;
+	*m = (enum fs_mode)i;
+	return 0;
 }
 
 int config_scope_parse(const char *s, enum fs_scope *sc)
 {
-	if (!strcmp(s, "container"))
-		*sc = FS_SCOPE_CONTAINER;
-	else if (!strcmp(s, "host"))
-		*sc = FS_SCOPE_HOST;
-	else if (!strcmp(s, "both"))
-		*sc = FS_SCOPE_BOTH;
-	else
+	int i = name_index(scope_names, ARRAY_SIZE(scope_names), s);
+
+	if (i < 0)
 		return -1;
+	*sc = (enum fs_scope)scope_values[i];
 	return 0;
 }
 
@@ -209,22 +206,21 @@ static int parse_host_devices(const cJSON *root, struct fs_config *c, struct fs_
 	return 0;
 }
 
-/* A key whose value is one of names[] (absent: *out unchanged); the error
- * lists the choices. */
+/* A key whose value is one of names[] (absent: *out unchanged), stored as
+ * values[i] (NULL: as i); the error lists the choices. */
 static int get_choice(const cJSON *o, const char *key, const char *const *names, const int *values,
 		      size_t n, int *out, struct fs_err *e)
 {
 	char expected[128] = "";
 	const char *s = NULL;
 	size_t off = 0;
+	int found;
 
 	if (get_string(o, key, &s, e))
 		return -1;
-	for (size_t i = 0; s && i < n; i++) {
-		if (!strcmp(s, names[i])) {
-			*out = values[i];
-			return 0;
-		}
+	if (s && (found = name_index(names, n, s)) >= 0) {
+		*out = values ? values[found] : found;
+		return 0;
 	}
 	for (size_t i = 0; s && i < n && off < sizeof(expected); i++)
 		off += (size_t)snprintf(expected + off, sizeof(expected) - off, "%s%s",
@@ -237,21 +233,16 @@ static int get_choice(const cJSON *o, const char *key, const char *const *names,
 
 static int parse_choices(const cJSON *root, struct fs_config *c, struct fs_err *e)
 {
-	static const char *const modes[] = { "off", "rps", "rfs" }, *const scopes[] = { "container", "host", "both" },
-			  *const policies[] = { "opt-out", "opt-in" }, *const failure[] = { "ignore", "fail" },
-			  *const levels[] = { "error", "warn", "info", "debug" };
-	static const int mode_v[] = { FS_MODE_OFF, FS_MODE_RPS, FS_MODE_RFS },
-			 scope_v[] = { FS_SCOPE_CONTAINER, FS_SCOPE_HOST, FS_SCOPE_BOTH },
-			 policy_v[] = { FS_POLICY_OPT_OUT, FS_POLICY_OPT_IN }, failure_v[] = { 0, 1 },
-			 level_v[] = { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+	static const char *const policies[] = { "opt-out", "opt-in" }, *const failure[] = { "ignore", "fail" };
+	static const int policy_v[] = { FS_POLICY_OPT_OUT, FS_POLICY_OPT_IN };
 	int mode = (int)c->mode, scope = (int)c->scope, policy = (int)c->policy;
 	int fail = c->failure_fail, level = (int)c->log_level;
 
-	if (get_choice(root, "mode", modes, mode_v, 3, &mode, e) ||
-	    get_choice(root, "scope", scopes, scope_v, 3, &scope, e) ||
-	    get_choice(root, "policy", policies, policy_v, 2, &policy, e) ||
-	    get_choice(root, "failurePolicy", failure, failure_v, 2, &fail, e) ||
-	    get_choice(root, "logLevel", levels, level_v, 4, &level, e))
+	if (get_choice(root, "mode", mode_names, NULL, ARRAY_SIZE(mode_names), &mode, e) ||
+	    get_choice(root, "scope", scope_names, scope_values, ARRAY_SIZE(scope_names), &scope, e) ||
+	    get_choice(root, "policy", policies, policy_v, ARRAY_SIZE(policies), &policy, e) ||
+	    get_choice(root, "failurePolicy", failure, NULL, ARRAY_SIZE(failure), &fail, e) ||
+	    get_choice(root, "logLevel", log_level_names, NULL, LOG_LVL_COUNT, &level, e))
 		return -1;
 	c->mode = (enum fs_mode)mode;
 	c->scope = (enum fs_scope)scope;

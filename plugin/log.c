@@ -14,17 +14,16 @@ static int log_fd = -1;
 static enum log_level log_max = LOG_LVL_INFO;
 static char log_ctx[160];
 
-static const char *const level_names[] = { "error", "warn", "info", "debug" };
+const char *const log_level_names[LOG_LVL_COUNT] = { "error", "warn", "info", "debug" };
 
 int log_level_parse(const char *s, enum log_level *out)
 {
-	for (unsigned i = 0; i < sizeof(level_names) / sizeof(level_names[0]); i++) {
-		if (!strcmp(s, level_names[i])) {
-			*out = (enum log_level)i;
-			return 0;
-		}
-	}
-	return -1;
+	int i = name_index(log_level_names, LOG_LVL_COUNT, s);
+
+	if (i < 0)
+		return -1;
+	*out = (enum log_level)i;
+	return 0;
 }
 
 /* The log is appended to as root: like every path flowsteer did not make,
@@ -77,7 +76,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	gmtime_r(&ts.tv_sec, &tm);
 	n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s [%d] %s: ",
 		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		     tm.tm_sec, ts.tv_nsec / 1000000, level_names[level], (int)getpid(), log_ctx);
+		     tm.tm_sec, ts.tv_nsec / 1000000, log_level_names[level], (int)getpid(), log_ctx);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	va_start(ap, fmt);

@@ -2,7 +2,9 @@
 #ifndef FLOWSTEER_LOG_H
 #define FLOWSTEER_LOG_H
 
-enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG, LOG_LVL_COUNT };
+/* Indexed by enum log_level. */
+extern const char *const log_level_names[LOG_LVL_COUNT];
 
 int log_level_parse(const char *s, enum log_level *out);
 /* Opens (creating the directory) the log file; failures are silent because a

@@ -111,14 +111,6 @@ bool model_dev_wrote(const struct dev *d)
 	return false;
 }
 
-static int name_parse(const char *const *names, size_t n, const char *s)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(s, names[i]))
-			return (int)i;
-	return -1;
-}
-
 const char *model_scope_name(enum dev_scope s)
 {
 	return (unsigned)s < ARRAY_SIZE(scope_names) ? scope_names[s] : "?";
@@ -142,7 +134,7 @@ const char *model_source_name(enum decision_source s)
 #define PARSER(fn, type, names)                                        \
 	int fn(const char *s, type *out)                               \
 	{                                                              \
-		int i = name_parse(names, ARRAY_SIZE(names), s);       \
+		int i = name_index(names, ARRAY_SIZE(names), s);       \
 								       \
 		if (i < 0)                                             \
 			return -EINVAL;                                \

@@ -90,7 +90,6 @@ struct attachment {
  * reference: the originals to restore after the last one leaves. */
 struct node_state {
 	char boot_id[MODEL_BOOT_ID_LEN + 1];
-	unsigned nbits;
 	int ndev;
 	struct dev devs[MODEL_MAX_DEVS];
 	bool sock_held;             /* flowsteer raised the sysctl */

@@ -63,7 +63,7 @@ void netlink_close(struct netlink *nl)
 	free(nl);
 }
 
-int netlink_link_get(struct netlink *nl, const char *name, int ifindex, struct netlink_link *out)
+int netlink_link_get(struct netlink *nl, int ifindex, struct netlink_link *out)
 {
 	struct rtnl_link *link = NULL;
 	const char *kind;
@@ -71,16 +71,14 @@ int netlink_link_get(struct netlink *nl, const char *name, int ifindex, struct n
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	err = rtnl_link_get_kernel(nl->sk, ifindex, ifindex ? NULL : name, &link);
+	err = rtnl_link_get_kernel(nl->sk, ifindex, NULL, &link);
 	if (err < 0)
 		return nl_errno(err);
-	out->ifindex = rtnl_link_get_ifindex(link);
 	snprintf(out->name, sizeof(out->name), "%s", rtnl_link_get_name(link));
 	kind = rtnl_link_get_type(link);
 	snprintf(out->kind, sizeof(out->kind), "%s", kind ? kind : "");
 	out->link = rtnl_link_get_link(link);
 	out->link_nsid = rtnl_link_get_link_netnsid(link, &nsid) == 0 ? nsid : -1;
-	out->num_rx_queues = (int)rtnl_link_get_num_rx_queues(link);
 	rtnl_link_put(link);
 	return 0;
 }
@@ -165,7 +163,7 @@ static void route_add_dev(struct route_walk *w, int ifindex)
 {
 	struct netlink_link l;
 
-	if (ifindex <= 0 || netlink_link_get(w->nl, NULL, ifindex, &l))
+	if (ifindex <= 0 || netlink_link_get(w->nl, ifindex, &l))
 		return;
 	for (int i = 0; i < w->n; i++)
 		if (!strcmp(w->names[i], l.name))

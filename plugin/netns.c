@@ -189,3 +189,14 @@ int netns_sysfs_class(int nsfd)
 
 	return fd == -EOPNOTSUPP ? class_forked(nsfd) : fd;
 }
+
+int netns_class_open(const char *path)
+{
+	int nsfd = netns_open(path), classfd;
+
+	if (nsfd < 0)
+		return nsfd;
+	classfd = netns_sysfs_class(nsfd);
+	close(nsfd);
+	return classfd;
+}

@@ -18,5 +18,9 @@ int netns_open(const char *path);
  * short-lived child in a private mount namespace and passed back over a
  * socket. Returns the fd or -errno (-EPERM: privileges). */
 int netns_sysfs_class(int nsfd);
+/* netns_open() then netns_sysfs_class(), for a caller that needs only the
+ * devices (the sysfs keeps the netns alive); the fd or netns_open()'s or
+ * netns_sysfs_class()'s -errno. */
+int netns_class_open(const char *path);
 
 #endif

@@ -77,23 +77,14 @@ static int kubelet_read(const char *path, struct cpumgr_state *k, char *why, siz
 {
 	char *buf = NULL;
 	size_t len = 0;
-	int fd, ret;
+	int ret;
 
 	memset(k, 0, sizeof(*k));
-	fd = file_open_trusted(AT_FDCWD, path, O_RDONLY, 0, why, whylen);
-	if (fd == -ENOENT)
+	ret = file_read_trusted(AT_FDCWD, path, SIDE_FILE_MAX, &buf, &len, why, whylen);
+	if (ret == -ENOENT)
 		return 0;
-	if (fd < 0) {
-		if (fd != -EPERM)
-			snprintf(why, whylen, "%s", strerror(-fd));
+	if (ret)
 		return -1;
-	}
-	ret = file_read_fd(fd, SIDE_FILE_MAX, &buf, &len);
-	close(fd);
-	if (ret) {
-		snprintf(why, whylen, "%s", strerror(-ret));
-		return -1;
-	}
 	ret = cpumgr_parse(buf, len, k, why, whylen);
 	free(buf);
 	return ret;
@@ -170,22 +161,6 @@ int plan_masks(const struct fs_config *cfg, struct cpumask *node_mask, struct cp
 
 /* ---- annotations ---------------------------------------------------- */
 
-static int cache_read(const char *path, char **buf, size_t *len, char *why, size_t whylen)
-{
-	int fd = file_open_trusted(AT_FDCWD, path, O_RDONLY, 0, why, whylen), ret;
-
-	if (fd < 0) {
-		if (fd != -EPERM)
-			snprintf(why, whylen, "%s", strerror(-fd));
-		return fd;
-	}
-	ret = file_read_fd(fd, SIDE_FILE_MAX, buf, len);
-	close(fd);
-	if (ret)
-		snprintf(why, whylen, "%s", strerror(-ret));
-	return ret;
-}
-
 /* The agent's cache: missing, stale or broken is a warning, and what is
  * not in it is decided by the configuration. */
 static int cache_load(const struct plan_req *req, struct annotcache *c, struct fs_warn *w)
@@ -197,7 +172,7 @@ static int cache_load(const struct plan_req *req, struct annotcache *c, struct f
 	long long age;
 	int ret;
 
-	ret = cache_read(path, &buf, &len, why, sizeof(why));
+	ret = file_read_trusted(AT_FDCWD, path, SIDE_FILE_MAX, &buf, &len, why, sizeof(why));
 	if (ret == -ENOENT) {
 		log_msg(LOG_LVL_INFO, "annotationsFile %s does not exist (no flowsteer agent?)", path);
 		return -1;
@@ -298,7 +273,7 @@ static int host_peer(const struct kview *kv, const char *ifname, char *name, cha
 	}
 	/* iflink == ifindex means "no peer" only within one netns: a veth's
 	 * two ends may well carry the same index in their two namespaces. */
-	if (netlink_link_get(kv->nl, NULL, iflink, &l)) {
+	if (netlink_link_get(kv->nl, iflink, &l)) {
 		snprintf(why, wl, "the peer of pod interface %s (ifindex %d) is not in the host netns",
 			 ifname, iflink);
 		return -1;
@@ -421,8 +396,6 @@ static void plan_ids(const struct plan_req *req, struct attachment *a)
 	snprintf(a->pod_uid, sizeof(a->pod_uid), "%s", env->k8s_uid);
 	snprintf(a->network, sizeof(a->network), "%s", req->cfg->name);
 	a->time = (long long)time(NULL);
-	if (sysfs_boot_id(a->boot_id, sizeof(a->boot_id)))
-		a->boot_id[0] = '\0';
 }
 
 /* Nothing may be steered onto an empty set: every device is skipped. */
@@ -451,7 +424,7 @@ int plan_add(const struct plan_req *req, struct kview *kv, struct attachment *a,
 	if (plan_masks(cfg, &node_mask, &a->excluded, &a->nbits, &a->warn, e))
 		return -1;
 	plan_decide(req, &node_mask, &d, &a->warn);
-	a->mode = d.tune ? d.mode : FS_MODE_OFF;
+	a->mode = d.mode; /* annot_decide: FS_MODE_OFF unless tuned */
 	a->scope = d.scope;
 	a->source = d.source;
 	a->cpus = d.cpus;

@@ -103,7 +103,8 @@ static int record_remask(const char *file, struct attachment *a, const struct fs
 	struct remask *m = arg;
 	struct fs_err e = { 0 };
 	struct cpumask want;
-	int nsfd = -1, podfd = -1, ret;
+	int podfd = -1, ret;
+	bool pod_tried = false;
 	bool changed = false;
 
 	if (!a) {
@@ -117,8 +118,10 @@ static int record_remask(const char *file, struct attachment *a, const struct fs
 
 		if (d->status != DEV_APPLIED || d->scope == DEV_SCOPE_NODE)
 			continue;
-		if (d->scope == DEV_SCOPE_CONTAINER && nsfd < 0 && (nsfd = netns_open(a->netns)) >= 0)
-			podfd = netns_sysfs_class(nsfd);
+		if (d->scope == DEV_SCOPE_CONTAINER && !pod_tried) {
+			pod_tried = true;
+			podfd = netns_class_open(a->netns);
+		}
 		ret = dev_remask(m, d->scope == DEV_SCOPE_HOST ? m->host_class : podfd, d, &want);
 		count(m, ret);
 		changed |= ret > 0;
@@ -138,8 +141,6 @@ static int record_remask(const char *file, struct attachment *a, const struct fs
 		warn_add(&m->r->warn, "re-mask: %s", e.msg);
 	if (podfd >= 0)
 		close(podfd);
-	if (nsfd >= 0)
-		close(nsfd);
 	return 0;
 }
 
@@ -174,17 +175,14 @@ static void node_remask(struct remask *m)
 static int host_class_open(struct fs_err *e)
 {
 	struct statvfs sv;
-	int fd = sysfs_class_open(), nsfd, own;
+	int fd = sysfs_class_open(), own;
 
 	if (fd < 0)
 		return err_set(e, CNI_ERR_IO, "opening /sys/class/net: %s", strerror(-fd));
 	if (fstatvfs(fd, &sv) < 0 || !(sv.f_flag & ST_RDONLY))
 		return fd;
 	close(fd);
-	nsfd = netns_open("/proc/thread-self/ns/net");
-	own = nsfd < 0 ? nsfd : netns_sysfs_class(nsfd);
-	if (nsfd >= 0)
-		close(nsfd);
+	own = netns_class_open("/proc/thread-self/ns/net");
 	if (own < 0)
 		return err_set(e, own == -EPERM ? FS_ERR_PRIVILEGE : CNI_ERR_IO,
 			       "/sys/class/net is read-only and a sysfs of this network namespace cannot be "

@@ -158,19 +158,15 @@ static int file_json(int dirfd, const char *name, const char *shown, cJSON **out
 {
 	char why[96], *buf = NULL;
 	size_t len = 0;
-	int fd, ret;
+	int ret;
 
-	fd = file_open_trusted(dirfd, name, O_RDONLY, 0, why, sizeof(why));
-	if (fd == -ENOENT)
+	ret = file_read_trusted(dirfd, name, STATE_FILE_MAX, &buf, &len, why, sizeof(why));
+	if (ret == -ENOENT)
 		return -ENOENT;
-	if (fd == -EPERM)
+	if (ret == -EPERM)
 		return err_set(e, CNI_ERR_IO, "state file %s is not safe to use: %s", shown, why);
-	if (fd < 0)
-		return err_set(e, CNI_ERR_IO, "reading state file %s: %s", shown, strerror(-fd));
-	ret = file_read_fd(fd, STATE_FILE_MAX, &buf, &len);
-	close(fd);
 	if (ret)
-		return err_set(e, CNI_ERR_IO, "reading state file %s: %s", shown, strerror(-ret));
+		return err_set(e, CNI_ERR_IO, "reading state file %s: %s", shown, why);
 	*out = json_parse_strict(buf, len, shown, CNI_ERR_IO, e);
 	free(buf);
 	if (*out && !cJSON_IsObject(*out)) {
@@ -254,7 +250,7 @@ static void stale_drop(struct state *st, int dirfd, const char *name)
  * reboot already reset. */
 static int boot_sweep(struct state *st, struct fs_err *e)
 {
-	char mark[64] = "";
+	char mark[64] = "", why[128];
 	struct dirent *de;
 	int fd, ret;
 	DIR *d;
@@ -262,9 +258,10 @@ static int boot_sweep(struct state *st, struct fs_err *e)
 	ret = sysfs_boot_id(st->boot_id, sizeof(st->boot_id));
 	if (ret)
 		return err_set(e, CNI_ERR_IO, "reading the boot ID: %s", strerror(-ret));
-	fd = openat(st->dirfd, BOOT_FILE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	/* A marker that is missing, untrusted or short means "another boot". */
+	fd = file_open_trusted(st->dirfd, BOOT_FILE, O_RDONLY, 0, why, sizeof(why));
 	if (fd >= 0) {
-		ssize_t n = file_check_trusted(fd, false, mark, sizeof(mark)) ? -1 : read(fd, mark, 36);
+		ssize_t n = read(fd, mark, 36);
 
 		mark[n == 36 ? 36 : 0] = '\0';
 		close(fd);
@@ -774,15 +771,11 @@ int state_record_remove_file(struct state *st, const char *file)
 
 static int records_list(struct state *st, struct dirent ***list)
 {
-	int fd, n;
+	int n;
 
 	if (st->attfd < 0)
 		return 0;
-	fd = openat(st->attfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = scandirat(fd, ".", list, NULL, alphasort);
-	close(fd);
+	n = scandirat(st->attfd, ".", list, NULL, alphasort);
 	return n < 0 ? -errno : n;
 }
 

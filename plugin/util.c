@@ -42,6 +42,14 @@ bool containerid_valid(const char *id)
 	return true;
 }
 
+int name_index(const char *const *names, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(s, names[i]))
+			return (int)i;
+	return -1;
+}
+
 int path_dirname(const char *path, char *out, size_t len)
 {
 	const char *slash = strrchr(path, '/');
@@ -247,6 +255,24 @@ int file_open_trusted(int dirfd, const char *path, int flags, mode_t mode, char 
 		return ret;
 	}
 	return fd;
+}
+
+int file_read_trusted(int dirfd, const char *path, size_t max, char **out, size_t *outlen, char *why,
+		      size_t whylen)
+{
+	int fd = file_open_trusted(dirfd, path, O_RDONLY, 0, why, whylen), ret;
+
+	if (fd == -ENOENT || fd == -EPERM)
+		return fd;
+	if (fd < 0) {
+		snprintf(why, whylen, "%s", strerror(-fd));
+		return fd;
+	}
+	ret = file_read_fd(fd, max, out, outlen);
+	close(fd);
+	if (ret)
+		snprintf(why, whylen, "%s", strerror(-ret));
+	return ret;
 }
 
 int file_read_fd(int fd, size_t max, char **out, size_t *outlen)

@@ -15,6 +15,9 @@ bool ifname_valid(const char *name);
 /* CNI spec: alphanumeric first, then [A-Za-z0-9_.-]; bounded so it can name a file. */
 bool containerid_valid(const char *id);
 
+/* The index of s in names[0..n-1], or -1: every name table's parser. */
+int name_index(const char *const *names, size_t n, const char *s);
+
 int path_dirname(const char *path, char *out, size_t len);
 /* mkdir -p; returns 0 or -errno. */
 int mkdir_p(const char *dir, mode_t mode);
@@ -38,6 +41,11 @@ int file_read_fd(int fd, size_t max, char **out, size_t *outlen);
  * or others. Returns the fd, -errno, or -EPERM with `why` saying what is
  * wrong (e.g. "owned by uid 1000, not root"). */
 int file_open_trusted(int dirfd, const char *path, int flags, mode_t mode, char *why, size_t whylen);
+/* file_open_trusted() then file_read_fd(): 0 with *out, -ENOENT, -EPERM
+ * with `why` saying what is wrong, or another -errno with `why` its
+ * strerror(). */
+int file_read_trusted(int dirfd, const char *path, size_t max, char **out, size_t *outlen, char *why,
+		      size_t whylen);
 /* The same checks on an open fd. */
 int file_check_trusted(int fd, bool dir, char *why, size_t whylen);
 

@@ -60,7 +60,6 @@ static void verify_compare(struct verify_dev *v, const struct dev *live, unsigne
  * gone (its path removed, or left behind unmounted) leaves its devices
  * gone with it. */
 struct pod_view {
-	int nsfd;
 	int classfd;
 	int err;                /* 0 until tried */
 };
@@ -68,8 +67,7 @@ struct pod_view {
 static int pod_view(struct pod_view *p, const char *netns, struct verify_dev *v)
 {
 	if (!p->err && p->classfd < 0) {
-		p->nsfd = netns_open(netns);
-		p->classfd = p->nsfd < 0 ? p->nsfd : netns_sysfs_class(p->nsfd);
+		p->classfd = netns_class_open(netns);
 		p->err = p->classfd < 0 ? p->classfd : 1;
 	}
 	if (p->classfd >= 0)
@@ -82,7 +80,7 @@ static int pod_view(struct pod_view *p, const char *netns, struct verify_dev *v)
 
 int verify_attachment(const struct attachment *a, const char *netns, struct verify_dev *out, int *n)
 {
-	struct pod_view pv = { .nsfd = -1, .classfd = -1 };
+	struct pod_view pv = { .classfd = -1 };
 	struct cpumask online;
 	unsigned nbits = 1;
 	int host = -1;
@@ -125,8 +123,6 @@ int verify_attachment(const struct attachment *a, const char *netns, struct veri
 	}
 	if (pv.classfd >= 0)
 		close(pv.classfd);
-	if (pv.nsfd >= 0)
-		close(pv.nsfd);
 	if (host >= 0)
 		close(host);
 	return 0;
