@@ -218,7 +218,9 @@ static int agent_records_start(struct agent *a)
 		podstatus_init(&a->ps, a->loop, a->kube, a->o.backoff_base_ms, a->o.backoff_max_ms);
 	if (records_start(a->loop, &a->rec, a->o.state_dir, a->kube ? &a->ps : NULL, a->o.drift_s * 1000) ||
 	    metrics_register(a->metrics, records_collect, &a->rec) ||
-	    (a->kube && metrics_register(a->metrics, podstatus_collect, &a->ps)))
+	    (a->kube && metrics_register(a->metrics, podstatus_collect, &a->ps)) ||
+	    cpuallowed_init(&a->ca, a->o.entry, a->o.state_dir, a->o.cpu_state) ||
+	    metrics_register(a->metrics, cpuallowed_collect, &a->ca))
 		return -1;
 	if (!strcmp(a->o.cpu_state, "off")) {
 		alog(ALOG_INFO, "--cpu-manager-state off: no re-masking when the kubelet's CPU pool changes");
@@ -290,6 +292,7 @@ void agent_free(struct agent *a)
 	}
 	if (a->loop) {
 		cpuwatch_release(a->loop, &a->cw);
+		cpuallowed_release(&a->ca);
 		records_release(a->loop, &a->rec);
 		podstatus_release(&a->ps);
 		if (a->install_on)

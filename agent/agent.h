@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "annfile.h"
+#include "cpuallowed.h"
 #include "cpuwatch.h"
 #include "install.h"
 #include "kube.h"
@@ -59,6 +60,7 @@ struct agent {
 	struct podstatus ps;
 	struct records rec;
 	struct cpuwatch cw;
+	struct cpuallowed ca;       /* flowsteer_cpu_allowed */
 	/* Read by the metrics thread. */
 	_Atomic int ready;
 	_Atomic uint64_t file_writes, file_errors;

@@ -47,6 +47,18 @@ char *cpuwatch_config_json(const char *entry_json, const char *state_dir, const 
 	return text;
 }
 
+int cpuwatch_config(const char *entry_json, const char *state_dir, const char *file, struct fs_config *cfg,
+		    struct fs_err *e)
+{
+	char *conf = cpuwatch_config_json(entry_json, state_dir, file, e);
+	int ret = conf ? config_parse(conf, strlen(conf), cfg, e) : -1;
+
+	cJSON_free(conf);
+	if (ret)
+		config_free(cfg);
+	return ret;
+}
+
 static void cpuwatch_log(const struct remask_result *r, const char *why, long long ms)
 {
 	for (int i = 0; i < r->warn.n; i++)
@@ -115,21 +127,17 @@ int cpuwatch_start(struct loop *l, struct cpuwatch *c, const char *file, const c
 		   const char *entry_json)
 {
 	struct fs_err e = { 0 };
-	char dir[PATH_MAX], *conf;
+	char dir[PATH_MAX];
 
 	c->dw.ifd = -1;
 	if (cpuwatch_dir(file, dir, sizeof(dir), c->base, sizeof(c->base))) {
 		alog(ALOG_ERROR, "--cpu-manager-state \"%.200s\": not an absolute path to a file", file);
 		return -1;
 	}
-	conf = cpuwatch_config_json(entry_json, state_dir, file, &e);
-	if (!conf || config_parse(conf, strlen(conf), &c->cfg, &e)) {
+	if (cpuwatch_config(entry_json, state_dir, file, &c->cfg, &e)) {
 		alog(ALOG_ERROR, "re-mask configuration (--entry, --state-dir, --cpu-manager-state): %s", e.msg);
-		cJSON_free(conf);
-		config_free(&c->cfg);
 		return -1;
 	}
-	cJSON_free(conf);
 	c->on = true;
 	loop_debounce_init(l, &c->deb, REMASK_QUIET_MS, REMASK_MAX_MS, cpuwatch_on_settled, c);
 	if (dirwatch_start(l, &c->dw, dir, WATCH_MASK, cpuwatch_on_change, c))

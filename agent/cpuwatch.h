@@ -41,5 +41,8 @@ void cpuwatch_collect(struct metrics_out *o, void *arg);
  * the agent's stateDir and state file (a JSON text to free, or NULL with e
  * set). */
 char *cpuwatch_config_json(const char *entry_json, const char *state_dir, const char *file, struct fs_err *e);
+/* The same, parsed into cfg (config_free() it); -1 with e set. */
+int cpuwatch_config(const char *entry_json, const char *state_dir, const char *file, struct fs_config *cfg,
+		    struct fs_err *e);
 
 #endif

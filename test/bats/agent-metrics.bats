@@ -105,3 +105,29 @@ family_sum() { get /metrics | awk -v f="$1" 'index($1, f "{") == 1 {s += $2} END
 	[ "$status" -eq 2 ]
 	[[ $stderr == *"--node-name or \$NODE_NAME is required"* ]]
 }
+
+# allowed_cpus: the CPUs flowsteer_cpu_allowed shows as 1, one line.
+allowed_cpus() { get /metrics | sed -n 's/^flowsteer_cpu_allowed{cpu="\([0-9]*\)"} 1$/\1/p' | paste -sd, -; }
+
+@test "metrics: flowsteer_cpu_allowed is --entry's cpus less excludeCpus and the kubelet's exclusive CPUs, read at each scrape" {
+	[ "$(nproc)" -ge 2 ] || skip "needs 2 CPUs"
+	last=$(($(nproc) - 1))
+	CPU_STATE=$BATS_TEST_TMPDIR/kubelet/cpu_manager_state
+	mkdir -p "${CPU_STATE%/*}"
+	metrics_agent --entry '{"type":"flowsteer","excludeCpus":"0"}'
+	# One sample per online CPU, 0 included.
+	[ "$(get /metrics | grep -c '^flowsteer_cpu_allowed{cpu="[0-9]*"} [01]$')" -eq "$(nproc)" ]
+	[ "$(metric 'flowsteer_cpu_allowed{cpu="0"}')" = 0 ]
+	[ "$(allowed_cpus)" = "$(seq -s, 1 "$last")" ]
+	# The kubelet gives CPU 1 to a container: out at the next scrape.
+	shared=0$([ "$last" -lt 2 ] || echo ",2-$last")
+	printf '{"policyName":"static","defaultCpuSet":"%s","entries":{"u":{"c":"1"}},"checksum":1}' "$shared" \
+		>"$CPU_STATE"
+	[ "$(metric 'flowsteer_cpu_allowed{cpu="1"}')" = 0 ]
+	[ "$(allowed_cpus)" = "$(seq -s, 2 "$last")" ]
+	agent_stop
+	# --cpu-manager-state off: no CPU is anyone's; cpus narrows.
+	metrics_agent --entry '{"type":"flowsteer","cpus":"1"}' --cpu-manager-state off
+	[ "$(allowed_cpus)" = 1 ]
+	[ "$(metric 'flowsteer_cpu_allowed{cpu="0"}')" = 0 ]
+}
