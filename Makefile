@@ -78,7 +78,7 @@ UNIT_BIN   := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
 
 BIN := $(BUILD)/flowsteer
 
-.PHONY: all test unit bats e2e e2e-cri e2e-steer bench bench-e2e demo fuzz install uninstall clean distclean lint
+.PHONY: all test unit bats e2e e2e-cri e2e-steer test-prom prom-rules bench bench-e2e demo fuzz install uninstall clean distclean lint
 all: $(BIN)
 
 $(BIN): $(CMD_OBJ) $(NSS_OBJ) $(BUILD)/libflowsteer.a $(CJSON_A)
@@ -154,6 +154,15 @@ e2e-cri: $(BIN)
 # The steering section alone, on its own testbed: STEER_ARGS='--repeat 20'.
 e2e-steer: $(BIN)
 	$(Q)FLOWSTEER_BIN=$(abspath $(BIN)) e2e/steering.sh $(STEER_ARGS)
+
+# Alerts and dashboard (conf/prometheus, conf/grafana): promtool, then a
+# real Prometheus and node_exporter scraping the agent on the e2e testbed
+# (root; see docs/alerts.md). prom-rules regenerates the PrometheusRule.
+test-prom: $(BIN) $(AGENT_BIN)
+	$(Q)FLOWSTEER_BIN=$(abspath $(BIN)) FLOWSTEER_AGENT_BIN=$(abspath $(AGENT_BIN)) test/prom/run.sh
+
+prom-rules:
+	$(Q)build-aux/gen-prometheusrule.py
 
 bench: $(BIN)
 	$(Q)FLOWSTEER_BIN=$(abspath $(BIN)) test/bench/bench.sh
