@@ -47,7 +47,7 @@ def lint_rules(path, doc, tests):
     fired, silent = set(), set()
     for t in tests:
         for case in yaml.safe_load(open(t)).get("tests", []):
-            for a in case.get("alert_rule_tests", []):
+            for a in case.get("alert_rule_test", []):
                 (fired if a.get("exp_alerts") else silent).add(a["alertname"])
     bad = []
     for r in load_rules(path):

@@ -159,7 +159,7 @@ phase() {
 	for i in 0 1; do
 		tb_bg timeout $((PROM_PHASE_S + 20)) taskset -c 0 ip netns exec "${POD_NS[$name-cli$i]}" \
 			iperf3 -c "${POD_IP[$name-srv$i]}" -p 5201 -u -b "$PROM_RATE" -l 1400 -t "$PROM_PHASE_S" \
-			-J >"$TB_TMP/prom/$name-flow$i.json" 2>&1
+			-J >"$TB_TMP/prom/$name-flow$i.json" 2>"$TB_TMP/prom/$name-flow$i.err"
 		cpids+=("$TB_LAST_PID")
 	done
 	PHASE_T=$(($(date +%s) + PROM_PHASE_S - 2))
