@@ -78,7 +78,7 @@ UNIT_BIN   := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
 
 BIN := $(BUILD)/flowsteer
 
-.PHONY: all test unit bats e2e e2e-cri e2e-steer test-prom prom-rules bench bench-e2e demo fuzz install uninstall clean distclean lint
+.PHONY: all test unit bats e2e e2e-cri e2e-steer test-prom check-prom prom-rules bench bench-e2e demo fuzz install uninstall clean distclean lint
 all: $(BIN)
 
 $(BIN): $(CMD_OBJ) $(NSS_OBJ) $(BUILD)/libflowsteer.a $(CJSON_A)
@@ -160,6 +160,10 @@ e2e-steer: $(BIN)
 # (root; see docs/alerts.md). prom-rules regenerates the PrometheusRule.
 test-prom: $(BIN) $(AGENT_BIN)
 	$(Q)FLOWSTEER_BIN=$(abspath $(BIN)) FLOWSTEER_AGENT_BIN=$(abspath $(AGENT_BIN)) test/prom/run.sh
+
+# The static part alone (no root): promtool, the PrometheusRule, the dashboard.
+check-prom:
+	$(Q)PROM_ONLY=static test/prom/run.sh
 
 prom-rules:
 	$(Q)build-aux/gen-prometheusrule.py

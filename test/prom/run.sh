@@ -41,7 +41,7 @@ PROM_WINDOW=${PROM_WINDOW:-15s}
 PROM_FOR=${PROM_FOR:-3s}
 PROM_PHASE_S=${PROM_PHASE_S:-24}
 PROM_RATE=${PROM_RATE:-40M}
-# PROM_ONLY=static|live: one part (development)
+# PROM_ONLY=static (no root: make check-prom) or live: one part
 PROM_ADDR=127.0.0.1:9090
 NODEX_ADDR=127.0.0.1:9100
 
@@ -269,15 +269,24 @@ dashboard_checks() {
 }
 
 main() {
-	e2e_need_root
-	e2e_need_tools prometheus prometheus-node-exporter promtool curl jq iperf3 ss taskset flock python3 timeout
+	local only=${PROM_ONLY:-}
+	e2e_need_tools promtool python3
 	python3 -c 'import yaml' 2>/dev/null || e2e_die "python3-yaml is missing"
-	e2e_build_flowsteer
-	[ -x "$AGENT" ] || e2e_die "flowsteer-agent $AGENT is missing (make)"
-	e2e_build_driver
-	tb_init
-	[ "${PROM_ONLY:-}" = live ] || static_checks
-	if [ "${PROM_ONLY:-}" = static ]; then
+	if [ "$only" != static ]; then
+		e2e_need_root
+		e2e_need_tools prometheus prometheus-node-exporter curl jq iperf3 ss taskset flock timeout
+		e2e_build_flowsteer
+		[ -x "$AGENT" ] || e2e_die "flowsteer-agent $AGENT is missing (make)"
+		e2e_build_driver
+	fi
+	if [ "$only" = static ]; then
+		TB_TMP=$(mktemp -d /tmp/fsprom.XXXXXX)
+		trap 'rm -rf "$TB_TMP"' EXIT
+	else
+		tb_init
+	fi
+	[ "$only" = live ] || static_checks
+	if [ "$only" = static ]; then
 		:
 	elif ! grep -qx 1 <(cpulist_expand "$(cpus_online)") || ! grep -qx 0 <(cpulist_expand "$(cpus_online)"); then
 		skip "live checks" "need CPUs 0 and 1 online (online: $(cpus_online))"
