@@ -169,7 +169,7 @@ static int agent_kube_start(struct agent *a)
 		return -1;
 	}
 	a->rcfg = (struct reflector_cfg){
-		.watch_min_s = a->o.watch_min_s, .idle_s = a->o.idle_s, .page_size = a->o.page_size,
+		.watch_min_s = a->o.watch_min_s, .margin_s = a->o.margin_s, .page_size = a->o.page_size,
 		.backoff_base_ms = a->o.backoff_base_ms, .backoff_max_ms = a->o.backoff_max_ms,
 		.backoff_reset_ms = BACKOFF_RESET_MS,
 	};

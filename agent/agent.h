@@ -35,7 +35,7 @@ struct agent_opts {
 	const char *node_name, *kubeconfig, *sa_dir, *annotations_file, *metrics_addr;
 	const char *bin_dir, *conf_dir, *plugin_src, *entry, *proc_dir, *state_dir, *cpu_state;
 	bool no_kube, no_install;
-	long long watch_min_s, idle_s, connect_s, request_s, backoff_base_ms, backoff_max_ms;
+	long long watch_min_s, margin_s, connect_s, request_s, backoff_base_ms, backoff_max_ms;
 	long long refresh_s, page_size, drift_s;
 };
 

@@ -44,7 +44,8 @@ static void agent_usage(FILE *f)
 		"  --drift-interval-seconds N  compute the drift gauges at most this often (default 10)\n"
 		"  --log-level LEVEL           error, warn, info (default), debug\n"
 		"  --watch-timeout-seconds N   minimum watch timeoutSeconds (default 300; actual N..2N)\n"
-		"  --watch-idle-seconds N      no byte for N s = hung server: reconnect (default 120)\n"
+		"  --watch-margin-seconds N    a watch the server has not ended N s after its timeoutSeconds\n"
+		"                              is a hung server: relist (default 60)\n"
 		"  --connect-timeout-seconds N (default 10)   --request-timeout-seconds N (default 60)\n"
 		"  --backoff-base-ms N (default 800)   --backoff-max-ms N (default 30000)\n"
 		"  --refresh-seconds N         rewrite syncedAt this often while in sync (default 60)\n"
@@ -95,7 +96,7 @@ static const struct option agent_opts[] = {
 	{ "plugin-src", required_argument, NULL, 's' }, { "entry", required_argument, NULL, 'e' },
 	{ "no-install", no_argument, NULL, 'I' }, { "proc-dir", required_argument, NULL, 'p' },
 	{ "log-level", required_argument, NULL, 'l' }, { "watch-timeout-seconds", required_argument, NULL, 1 },
-	{ "watch-idle-seconds", required_argument, NULL, 2 }, { "connect-timeout-seconds", required_argument, NULL, 3 },
+	{ "watch-margin-seconds", required_argument, NULL, 2 }, { "connect-timeout-seconds", required_argument, NULL, 3 },
 	{ "request-timeout-seconds", required_argument, NULL, 4 }, { "backoff-base-ms", required_argument, NULL, 5 },
 	{ "backoff-max-ms", required_argument, NULL, 6 }, { "refresh-seconds", required_argument, NULL, 7 },
 	{ "page-size", required_argument, NULL, 8 }, { "drift-interval-seconds", required_argument, NULL, 9 },
@@ -111,13 +112,13 @@ static int agent_opt_num(struct agent_opts *o, int c, const char *val)
 		const char *name;
 		long long min, max;
 	} lim[] = {
-		{ "--watch-timeout-seconds", 1, 3600 }, { "--watch-idle-seconds", 1, 3600 },
+		{ "--watch-timeout-seconds", 1, 3600 }, { "--watch-margin-seconds", 1, 3600 },
 		{ "--connect-timeout-seconds", 1, 300 }, { "--request-timeout-seconds", 1, 3600 },
 		{ "--backoff-base-ms", 1, 600000 }, { "--backoff-max-ms", 1, 3600000 },
 		{ "--refresh-seconds", 1, 86400 }, { "--page-size", 1, 10000 },
 		{ "--drift-interval-seconds", 1, 86400 },
 	};
-	long long *dst[] = { &o->watch_min_s, &o->idle_s, &o->connect_s, &o->request_s,
+	long long *dst[] = { &o->watch_min_s, &o->margin_s, &o->connect_s, &o->request_s,
 			     &o->backoff_base_ms, &o->backoff_max_ms, &o->refresh_s, &o->page_size, &o->drift_s };
 
 	return agent_num(lim[c - 1].name, val, lim[c - 1].min, lim[c - 1].max, dst[c - 1]);
@@ -164,7 +165,7 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 		.sa_dir = KUBE_SA_DIR, .annotations_file = AGENT_ANNOTATIONS_FILE,
 		.metrics_addr = AGENT_METRICS_ADDR, .bin_dir = AGENT_BIN_DIR, .conf_dir = AGENT_CONF_DIR,
 		.plugin_src = AGENT_PLUGIN_SRC, .proc_dir = "/proc", .node_name = getenv("NODE_NAME"),
-		.watch_min_s = 300, .idle_s = 120, .connect_s = 10, .request_s = 60, .backoff_base_ms = 800,
+		.watch_min_s = 300, .margin_s = 60, .connect_s = 10, .request_s = 60, .backoff_base_ms = 800,
 		.backoff_max_ms = 30000, .refresh_s = 60, .page_size = 500, .state_dir = AGENT_STATE_DIR,
 		.cpu_state = AGENT_CPU_STATE, .drift_s = 10,
 	};

@@ -28,7 +28,8 @@ Control channel (plain HTTP, 127.0.0.1, port in --ctl-port-file):
     {"op": "compact"}            every older resourceVersion is now 410 Gone
     {"op": "bookmark"}           a BOOKMARK to every watch that allows them
     {"op": "fault", "fault": F}  drop (close every open watch, once), hang
-                                 (no answers, open watches go silent), 401,
+                                 (no answers, open watches go silent and
+                                 outlive their timeoutSeconds), 401,
                                  403, 500, none; with "resource":
                                  "pods"|"namespaces", 401/403/500 hit only it;
                                  "patch": only PATCH requests
@@ -399,7 +400,8 @@ class Handler(JSONHandler):
                 self.chunk({"type": "BOOKMARK", "object": {"kind": kind, "apiVersion": "v1",
                                                            "metadata": {"resourceVersion": str(pos)}}})
                 last_bm = time.time()
-            if time.time() >= deadline:
+            # A hung server does not end its watches either (bounded).
+            if time.time() >= deadline + (self.server.opts.max_watch_seconds if hung else 0):
                 self.wfile.write(b"0\r\n\r\n")
                 return
 
