@@ -91,8 +91,11 @@ static int detached_root(int fd)
 
 	for (int depth = 0; dir >= 0 && depth < 32; depth++) {
 		parent = openat(dir, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (parent < 0 || fstat(dir, &cur) < 0 || fstat(parent, &up) < 0)
+		if (parent < 0 || fstat(dir, &cur) < 0 || fstat(parent, &up) < 0) {
+			if (parent >= 0)
+				close(parent);
 			break;
+		}
 		if (cur.st_dev != up.st_dev) {
 			close(parent);
 			close(dir);
