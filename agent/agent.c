@@ -20,6 +20,8 @@ int agent_sig_pipe[2] = { -1, -1 };
 
 /* /healthz fails when the loop has not gone round for this long. */
 #define HEALTH_STALE_MS 30000
+/* Asking whether the DaemonSet is gone, within terminationGracePeriod (30 s). */
+#define UNINSTALL_ASK_MS 10000
 
 static void agent_on_signal(struct loop *l, int fd, short revents, void *arg)
 {
@@ -169,7 +171,7 @@ static int agent_kube_start(struct agent *a)
 		return -1;
 	}
 	a->rcfg = (struct reflector_cfg){
-		.watch_min_s = a->o.watch_min_s, .idle_s = a->o.idle_s, .page_size = a->o.page_size,
+		.watch_min_s = a->o.watch_min_s, .margin_s = a->o.margin_s, .page_size = a->o.page_size,
 		.backoff_base_ms = a->o.backoff_base_ms, .backoff_max_ms = a->o.backoff_max_ms,
 		.backoff_reset_ms = BACKOFF_RESET_MS,
 	};
@@ -261,6 +263,68 @@ static int agent_setup(struct agent *a)
 	return agent_records_start(a);
 }
 
+/* The DaemonSet's deletion, as the API server tells it: 1 gone or being
+ * deleted, 0 there, -1 no answer (logged). */
+static int agent_ds_deleted(struct agent *a, const char *ns, const char *name)
+{
+	char path[512], *body = NULL, why[256];
+	struct fs_err e = { 0 };
+	const cJSON *ts;
+	cJSON *j;
+	long code;
+
+	snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/daemonsets/%s", ns, name);
+	code = kube_get(a->kube, path, UNINSTALL_ASK_MS, &body, &e);
+	if (code == 404) {
+		free(body);
+		return 1;
+	}
+	if (code > 0 && code != 200) {
+		kube_status_message(body, body ? strlen(body) : 0, why, sizeof(why));
+		err_set(&e, CNI_ERR_IO, "GET %s%s: HTTP %ld (%s)%s", kube_server(a->kube), path, code, why,
+			code == 403 ? ": the ServiceAccount lacks `get` on it (conf/rbac.yaml)" : "");
+	}
+	if (code != 200) {
+		alog(ALOG_WARN, "DaemonSet %s/%s: %s; keeping the entry", ns, name, e.msg);
+		free(body);
+		return -1;
+	}
+	j = cJSON_Parse(body);
+	ts = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "metadata"), "deletionTimestamp");
+	code = cJSON_IsString(ts) && ts->valuestring[0];
+	cJSON_Delete(j);
+	free(body);
+	return (int)code;
+}
+
+/* SIGTERM also comes with a rolling update, a node shutdown or a restart:
+ * the entry stays then, so that pods created before the next agent starts
+ * are tuned (the plugin works without the agent: it never calls it, and
+ * ignores a stale annotations file). Only the DaemonSet's own deletion is
+ * an uninstall: gone (kubectl delete's default background cascade removes
+ * it before its pods) or with a deletionTimestamp (foreground cascade: its
+ * pods go first). Without an answer the entry stays: one left behind
+ * costs nothing, one missing leaves pods untuned. Outside Kubernetes
+ * (--no-kube) there is no DaemonSet: the stop is the uninstall. */
+static bool agent_uninstalling(struct agent *a)
+{
+	char ns[64], name[254];
+	const char *slash = strchr(a->o.daemonset, '/');
+	int del;
+
+	if (!a->kube)
+		return true;
+	snprintf(ns, sizeof(ns), "%.*s", slash ? (int)(slash - a->o.daemonset) : 0, a->o.daemonset);
+	snprintf(name, sizeof(name), "%s", slash ? slash + 1 : "");
+	del = agent_ds_deleted(a, ns, name);
+	if (del > 0)
+		alog(ALOG_INFO, "DaemonSet %s is gone or being deleted: uninstall, taking the entry out", a->o.daemonset);
+	else if (del == 0)
+		alog(ALOG_INFO, "DaemonSet %s is there (rolling update, restart, node shutdown): keeping the entry",
+		     a->o.daemonset);
+	return del > 0;
+}
+
 int agent_run(struct agent *a)
 {
 	int ret = 1;
@@ -273,11 +337,12 @@ int agent_run(struct agent *a)
 	if (agent_setup(a) || loop_run(a->loop))
 		goto out;
 	ret = 0;
-out:
-	/* Whatever happened, a chained entry is taken out: a stopped agent
-	 * leaves the node as it found it (the binary stays for pending DELs). */
-	if (a->install_on && a->in.chained_once && install_unchain(&a->in))
+	/* Only after SIGTERM/SIGINT: an agent that fails or crashes (and a
+	 * crash loop) never takes the entry out. The binary always stays, for
+	 * the DEL of pods that still exist. */
+	if (a->install_on && a->in.chained_once && agent_uninstalling(a) && install_unchain(&a->in))
 		ret = 1;
+out:
 	alog(ALOG_INFO, "exiting with status %d", ret);
 	return ret;
 }

@@ -31,12 +31,14 @@
 #define AGENT_PLUGIN_SRC "/usr/lib/flowsteer/flowsteer"
 #define AGENT_STATE_DIR "/run/flowsteer"
 #define AGENT_CPU_STATE "/var/lib/kubelet/cpu_manager_state"
+#define AGENT_DAEMONSET "kube-system/flowsteer-agent"
 
 struct agent_opts {
 	const char *node_name, *kubeconfig, *sa_dir, *annotations_file, *metrics_addr;
 	const char *bin_dir, *conf_dir, *plugin_src, *entry, *proc_dir, *state_dir, *cpu_state;
+	const char *daemonset;   /* NAMESPACE/NAME: its deletion is the uninstall */
 	bool no_kube, no_install;
-	long long watch_min_s, idle_s, connect_s, request_s, backoff_base_ms, backoff_max_ms;
+	long long watch_min_s, margin_s, connect_s, request_s, backoff_base_ms, backoff_max_ms;
 	long long refresh_s, page_size, drift_s;
 };
 

@@ -366,3 +366,31 @@ long kube_patch_pod_annotation(struct kube_client *k, const char *ns, const char
 	curl_easy_cleanup(h);
 	return status;
 }
+
+long kube_get(struct kube_client *k, const char *path, long timeout_ms, char **body, struct fs_err *e)
+{
+	/* Only its body buffer: kube_body_write fills it. */
+	struct kube_patch_req r = { 0 };
+	CURL *h = curl_easy_init();
+	long status = -1;
+	CURLcode rc;
+
+	*body = NULL;
+	if (!h) {
+		err_set(e, CNI_ERR_IO, "GET %s%s: out of memory", k->cr.server, path);
+		return -1;
+	}
+	if (kube_easy_prepare(k, h, path, e) == 0) {
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+		curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, kube_body_write);
+		curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
+		rc = curl_easy_perform(h);
+		if (rc != CURLE_OK)
+			err_set(e, CNI_ERR_IO, "GET %s%s: %s", k->cr.server, path, curl_easy_strerror(rc));
+		else
+			curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	}
+	curl_easy_cleanup(h);
+	*body = r.resp;
+	return status;
+}

@@ -98,6 +98,11 @@ int kube_patch_prepare(struct kube_client *k, CURL *h, struct kube_patch_req *r,
 long kube_patch_finish(struct kube_client *k, CURL *h, struct kube_patch_req *r, CURLcode rc, struct fs_err *e);
 void kube_patch_req_free(struct kube_patch_req *r);
 
+/* A blocking GET of server+path bounded by timeout_ms: the HTTP status with
+ * the body in *body (NUL-terminated, the caller frees it; NULL when empty),
+ * or -1 with e set when no answer came. */
+long kube_get(struct kube_client *k, const char *path, long timeout_ms, char **body, struct fs_err *e);
+
 long kube_patch_pod_annotation(struct kube_client *k, const char *ns, const char *name, const char *uid,
 			       const char *key, const char *value, struct fs_err *e);
 

@@ -4,7 +4,8 @@
  * plugin in annotationsFile, patches each tuned pod's flowsteer.io/status
  * from the plugin's records, re-masks tuned devices when the kubelet's CPU
  * pool changes, and serves metrics. See docs/agent.md.
- * Exit: 0 after SIGTERM/SIGINT with the entry removed, 1 error, 2 usage.
+ * Exit: 0 after SIGTERM/SIGINT (the entry taken out only when the DaemonSet
+ * is gone or being deleted), 1 error, 2 usage.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +37,8 @@ static void agent_usage(FILE *f)
 		"  --plugin-src PATH           the plugin to install (default %s)\n"
 		"  --entry JSON                the conflist entry (default: flowsteer's default entry)\n"
 		"  --no-install                do not install or chain the plugin\n"
+		"  --daemonset NS/NAME         this agent's DaemonSet: SIGTERM takes the entry out only when\n"
+		"                              it is gone or being deleted (default %s)\n"
 		"  --proc-dir DIR              procfs root for metrics (default /proc)\n"
 		"  --state-dir DIR             the plugin's stateDir: records to patch pod status from,\n"
 		"                              count, check for drift and re-mask (default %s)\n"
@@ -44,13 +47,14 @@ static void agent_usage(FILE *f)
 		"  --drift-interval-seconds N  compute the drift gauges at most this often (default 10)\n"
 		"  --log-level LEVEL           error, warn, info (default), debug\n"
 		"  --watch-timeout-seconds N   minimum watch timeoutSeconds (default 300; actual N..2N)\n"
-		"  --watch-idle-seconds N      no byte for N s = hung server: reconnect (default 120)\n"
+		"  --watch-margin-seconds N    a watch the server has not ended N s after its timeoutSeconds\n"
+		"                              is a hung server: relist (default 60)\n"
 		"  --connect-timeout-seconds N (default 10)   --request-timeout-seconds N (default 60)\n"
 		"  --backoff-base-ms N (default 800)   --backoff-max-ms N (default 30000)\n"
 		"  --refresh-seconds N         rewrite syncedAt this often while in sync (default 60)\n"
 		"  --page-size N               list page size (default 500)\n",
 		KUBE_SA_DIR, AGENT_ANNOTATIONS_FILE, AGENT_METRICS_ADDR, AGENT_BIN_DIR, AGENT_CONF_DIR,
-		AGENT_PLUGIN_SRC, AGENT_STATE_DIR, AGENT_CPU_STATE);
+		AGENT_PLUGIN_SRC, AGENT_DAEMONSET, AGENT_STATE_DIR, AGENT_CPU_STATE);
 }
 
 
@@ -93,9 +97,9 @@ static const struct option agent_opts[] = {
 	{ "annotations-file", required_argument, NULL, 'a' }, { "metrics-addr", required_argument, NULL, 'm' },
 	{ "cni-bin-dir", required_argument, NULL, 'b' }, { "cni-conf-dir", required_argument, NULL, 'c' },
 	{ "plugin-src", required_argument, NULL, 's' }, { "entry", required_argument, NULL, 'e' },
-	{ "no-install", no_argument, NULL, 'I' }, { "proc-dir", required_argument, NULL, 'p' },
+	{ "no-install", no_argument, NULL, 'I' }, { "daemonset", required_argument, NULL, 'd' }, { "proc-dir", required_argument, NULL, 'p' },
 	{ "log-level", required_argument, NULL, 'l' }, { "watch-timeout-seconds", required_argument, NULL, 1 },
-	{ "watch-idle-seconds", required_argument, NULL, 2 }, { "connect-timeout-seconds", required_argument, NULL, 3 },
+	{ "watch-margin-seconds", required_argument, NULL, 2 }, { "connect-timeout-seconds", required_argument, NULL, 3 },
 	{ "request-timeout-seconds", required_argument, NULL, 4 }, { "backoff-base-ms", required_argument, NULL, 5 },
 	{ "backoff-max-ms", required_argument, NULL, 6 }, { "refresh-seconds", required_argument, NULL, 7 },
 	{ "page-size", required_argument, NULL, 8 }, { "drift-interval-seconds", required_argument, NULL, 9 },
@@ -111,13 +115,13 @@ static int agent_opt_num(struct agent_opts *o, int c, const char *val)
 		const char *name;
 		long long min, max;
 	} lim[] = {
-		{ "--watch-timeout-seconds", 1, 3600 }, { "--watch-idle-seconds", 1, 3600 },
+		{ "--watch-timeout-seconds", 1, 3600 }, { "--watch-margin-seconds", 1, 3600 },
 		{ "--connect-timeout-seconds", 1, 300 }, { "--request-timeout-seconds", 1, 3600 },
 		{ "--backoff-base-ms", 1, 600000 }, { "--backoff-max-ms", 1, 3600000 },
 		{ "--refresh-seconds", 1, 86400 }, { "--page-size", 1, 10000 },
 		{ "--drift-interval-seconds", 1, 86400 },
 	};
-	long long *dst[] = { &o->watch_min_s, &o->idle_s, &o->connect_s, &o->request_s,
+	long long *dst[] = { &o->watch_min_s, &o->margin_s, &o->connect_s, &o->request_s,
 			     &o->backoff_base_ms, &o->backoff_max_ms, &o->refresh_s, &o->page_size, &o->drift_s };
 
 	return agent_num(lim[c - 1].name, val, lim[c - 1].min, lim[c - 1].max, dst[c - 1]);
@@ -139,6 +143,7 @@ static int agent_opt(struct agent_opts *o, int c, char *val)
 	case 's': o->plugin_src = val; return 0;
 	case 'e': o->entry = val; return 0;
 	case 'I': o->no_install = true; return 0;
+	case 'd': o->daemonset = val; return 0;
 	case 'p': o->proc_dir = val; return 0;
 	case 'D': o->state_dir = val; return 0;
 	case 'C': o->cpu_state = val; return 0;
@@ -156,6 +161,17 @@ static int agent_opt(struct agent_opts *o, int c, char *val)
 	}
 }
 
+static bool agent_daemonset_valid(const char *s)
+{
+	const char *slash = strchr(s, '/');
+	char ns[64];
+
+	if (!slash || slash - s >= (long)sizeof(ns))
+		return false;
+	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - s), s);
+	return kube_name_valid(ns, false) && kube_name_valid(slash + 1, true);
+}
+
 static int agent_parse(int argc, char **argv, struct agent_opts *o)
 {
 	int c;
@@ -164,9 +180,9 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 		.sa_dir = KUBE_SA_DIR, .annotations_file = AGENT_ANNOTATIONS_FILE,
 		.metrics_addr = AGENT_METRICS_ADDR, .bin_dir = AGENT_BIN_DIR, .conf_dir = AGENT_CONF_DIR,
 		.plugin_src = AGENT_PLUGIN_SRC, .proc_dir = "/proc", .node_name = getenv("NODE_NAME"),
-		.watch_min_s = 300, .idle_s = 120, .connect_s = 10, .request_s = 60, .backoff_base_ms = 800,
+		.watch_min_s = 300, .margin_s = 60, .connect_s = 10, .request_s = 60, .backoff_base_ms = 800,
 		.backoff_max_ms = 30000, .refresh_s = 60, .page_size = 500, .state_dir = AGENT_STATE_DIR,
-		.cpu_state = AGENT_CPU_STATE, .drift_s = 10,
+		.cpu_state = AGENT_CPU_STATE, .drift_s = 10, .daemonset = AGENT_DAEMONSET,
 	};
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", agent_opts, NULL)) != -1) {
@@ -183,6 +199,10 @@ static int agent_parse(int argc, char **argv, struct agent_opts *o)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "flowsteer-agent: unexpected argument \"%s\"\n", argv[optind]);
+		return -1;
+	}
+	if (!agent_daemonset_valid(o->daemonset)) {
+		fprintf(stderr, "flowsteer-agent: --daemonset \"%s\": NAMESPACE/NAME\n", o->daemonset);
 		return -1;
 	}
 	if (!o->no_kube && (!o->node_name || !*o->node_name)) {

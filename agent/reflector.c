@@ -17,17 +17,10 @@
 static void rf_begin_list(struct loop *l, struct reflector *r);
 static void rf_begin_watch(struct loop *l, struct reflector *r);
 
-static void rf_idle_check(struct loop *l, struct reflector *r);
-static void rf_watch_done(struct loop *l, struct loop_xfer *x, CURLcode rc);
-
 static void rf_on_timer(struct loop *l, struct loop_timer *t)
 {
 	struct reflector *r = t->arg;
 
-	if (r->state == RF_WATCH) {
-		rf_idle_check(l, r);
-		return;
-	}
 	if (r->state != RF_WAIT)
 		return;
 	if (r->next == RF_NEXT_WATCH)
@@ -143,7 +136,7 @@ static bool rf_send(struct loop *l, struct reflector *r, const char *url, curl_w
 
 	r->buf.len = 0;
 	r->http = 0;
-	r->relist = r->failed = r->idle_cut = false;
+	r->relist = r->failed = false;
 	r->watch_events = 0;
 	r->started = mono_ms();
 	if (kube_easy_prepare(r->kube, r->xfer.h, url, &e)) {
@@ -152,15 +145,11 @@ static bool rf_send(struct loop *l, struct reflector *r, const char *url, curl_w
 	}
 	curl_easy_setopt(r->xfer.h, CURLOPT_WRITEFUNCTION, wr);
 	curl_easy_setopt(r->xfer.h, CURLOPT_WRITEDATA, r);
-	if (watch_s > 0) {
-		/* The server ends the watch at watch_s; the margin catches one
-		 * that does not, the idle check (rf_idle_check) one that stops
-		 * sending. libcurl's low-speed limit is a rate over a sliding
-		 * window, too vague for that. */
-		curl_easy_setopt(r->xfer.h, CURLOPT_TIMEOUT_MS, (watch_s + r->cfg->idle_s) * 1000L);
-		r->last_data = r->started;
-		loop_timer_after(l, &r->timer, r->cfg->idle_s * 1000);
-	}
+	/* The server ends the watch at watch_s (it sends no bookmark on a quiet
+	 * resource, so silence is no sign of trouble); the margin catches
+	 * one that never does. A dead connection is keepalive's. */
+	if (watch_s > 0)
+		curl_easy_setopt(r->xfer.h, CURLOPT_TIMEOUT_MS, (watch_s + r->cfg->margin_s) * 1000L);
 	r->xfer.done = done;
 	if (loop_xfer_start(l, &r->xfer)) {
 		rf_retry(l, r, r->next, "starting the request", "libcurl refused it");
@@ -366,7 +355,6 @@ static size_t rf_watch_write(char *p, size_t size, size_t n, void *arg)
 {
 	struct reflector *r = arg;
 
-	r->last_data = mono_ms();
 	if (!r->http)
 		curl_easy_getinfo(r->xfer.h, CURLINFO_RESPONSE_CODE, &r->http);
 	if (r->http == 200 && !r->established) {
@@ -382,37 +370,27 @@ static size_t rf_watch_write(char *p, size_t size, size_t n, void *arg)
 	return rf_watch_lines(r) ? size * n : 0;
 }
 
+/* The server ended the watch (timeoutSeconds), or the transfer did. */
 static void rf_watch_ended(struct loop *l, struct reflector *r, CURLcode rc)
 {
 	long long lasted = mono_ms() - r->started;
 	char why[256];
 
 	if (rc == CURLE_OK && (lasted >= RF_SHORT_WATCH_MS || r->watch_events)) {
-		alog(ALOG_DEBUG, "%s: watch ended after %lld ms; resuming at resourceVersion %s", r->name, lasted,
-		     r->rv);
+		alog(ALOG_DEBUG, "%s: watch ended by the server after %lld ms; resuming at resourceVersion %s",
+		     r->name, lasted, r->rv);
 		rf_schedule(l, r, RF_NEXT_WATCH, 0);
 		return;
 	}
-	if (r->idle_cut)
-		snprintf(why, sizeof(why), "no data for %ld s (idle bound): server hung or connection dead",
-			 r->cfg->idle_s);
+	/* As client-go: a dropped connection or one that timed out resumes
+	 * (the resourceVersion is still good); only 410 Gone and errors the
+	 * stream itself reports relist (rf_watch_done). */
+	if (rc == CURLE_OPERATION_TIMEDOUT && r->http == 200)
+		snprintf(why, sizeof(why), "not ended by the server %ld s after its timeoutSeconds: server hung",
+			 r->cfg->margin_s);
 	else
 		snprintf(why, sizeof(why), "%s", rc == CURLE_OK ? "ended at once" : curl_easy_strerror(rc));
 	rf_retry(l, r, RF_NEXT_WATCH, r->http == 200 ? "watch interrupted" : "watch", why);
-}
-
-/* A watch that sent nothing (not even a bookmark) for idle_s is cut. */
-static void rf_idle_check(struct loop *l, struct reflector *r)
-{
-	long long quiet = mono_ms() - r->last_data, idle = r->cfg->idle_s * 1000;
-
-	if (quiet < idle) {
-		loop_timer_after(l, &r->timer, idle - quiet);
-		return;
-	}
-	loop_xfer_abort(l, &r->xfer);
-	r->idle_cut = true;
-	rf_watch_done(l, &r->xfer, CURLE_OPERATION_TIMEDOUT);
 }
 
 static void rf_watch_done(struct loop *l, struct loop_xfer *x, CURLcode rc)

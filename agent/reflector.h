@@ -4,16 +4,20 @@
  *  - watch from it with allowWatchBookmarks=true and a randomised
  *    timeoutSeconds in [min, 2*min); every event and bookmark moves the
  *    resourceVersion on;
- *  - a watch that ends (server timeout, dropped connection, idle bound) is
- *    resumed from the last resourceVersion, without a list;
+ *  - a watch the server ends (its timeoutSeconds) is resumed from the last
+ *    resourceVersion, without a list: a quiet resource is no fault, and
+ *    an API server that sends no bookmarks is healthy;
  *  - 410 Gone (an ERROR event with code 410, or HTTP 410) relists: first at
  *    the last resourceVersion, then, if that list is 410 too, with none
  *    (a consistent read);
- *  - other failures (connect, TLS, 401, 403, 5xx) back off exponentially
- *    with jitter (800 ms doubling to 30 s, reset after 2 min quiet).
+ *  - a dropped connection, or a watch the server did not end in time,
+ *    resumes too (after a backoff), as client-go's does;
+ *  - failures back off exponentially with jitter (800 ms doubling to 30 s,
+ *    reset after 2 min quiet).
  * Every transfer is bounded: connect+TLS, a whole list page, and a watch by
- * timeoutSeconds plus a hard margin and an idle bound (no byte for
- * idle seconds = a hung server: reconnect). */
+ * timeoutSeconds plus a margin (a server that did not end it by then is
+ * hung). A dead peer is found sooner by TCP keepalive (kube.c), never by
+ * an idle bound on the data. */
 #ifndef FLOWSTEER_AGENT_REFLECTOR_H
 #define FLOWSTEER_AGENT_REFLECTOR_H
 
@@ -28,7 +32,7 @@
 
 struct reflector_cfg {
 	long watch_min_s;      /* client-go's minWatchTimeout: 300 */
-	long idle_s;           /* no byte for this long = hung: 120 (bookmarks come every minute) */
+	long margin_s;         /* a watch not ended this long after its timeoutSeconds: hung (60) */
 	long page_size;        /* 500 */
 	long long backoff_base_ms, backoff_max_ms, backoff_reset_ms;
 };
@@ -58,9 +62,9 @@ struct reflector {
 	struct loop_xfer xfer;
 	struct reflector_buf buf;
 	long http;
-	bool relist, failed, idle_cut;
+	bool relist, failed;
 	unsigned long long watch_events;
-	long long started, last_data;
+	long long started;
 	struct backoff bo;
 	struct loop_timer timer;
 	/* The store changed (or the first list completed). */

@@ -4,7 +4,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 
+#include "log.h"
 #include "sysfs.h"
 #include "util.h"
 
@@ -75,6 +79,114 @@ int sysfs_queue_read(int qfd, int i, struct cpumask *cpus, long long *flow)
 	return parse_long(buf, 0, 1LL << 40, flow) ? -EINVAL : 0;
 }
 
+/* The root of the mount that fd lies in when that mount is detached, as
+ * every pod-netns sysfs netns.c makes is (fsmount's, or the forked child's
+ * once its mount namespace died): there ".." is the directory itself. An
+ * attached mount (the host's /sys) reaches another file system first and
+ * gives -EXDEV: it is never reconfigured. */
+static int detached_root(int fd)
+{
+	struct stat cur, up;
+	int dir = openat(fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC), parent;
+
+	for (int depth = 0; dir >= 0 && depth < 32; depth++) {
+		parent = openat(dir, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (parent < 0 || fstat(dir, &cur) < 0 || fstat(parent, &up) < 0) {
+			if (parent >= 0)
+				close(parent);
+			break;
+		}
+		if (cur.st_dev != up.st_dev) {
+			close(parent);
+			close(dir);
+			return -EXDEV;
+		}
+		if (cur.st_ino == up.st_ino) {
+			close(parent);
+			return dir;
+		}
+		close(dir);
+		dir = parent;
+	}
+	if (dir >= 0)
+		close(dir);
+	return -ELOOP;
+}
+
+static int sb_flag(int fsfd, const char *flag)
+{
+	if (fsconfig(fsfd, FSCONFIG_SET_FLAG, flag, NULL, 0) < 0 ||
+	    fsconfig(fsfd, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+/* A pod's netns sysfs superblock is read-only once a container of the pod
+ * mounted its /sys read-only (runc does: the first mount of a netns's
+ * sysfs makes the superblock, and later ones share it). netns.c's own
+ * mount is never read-only itself, so read-only here means the
+ * superblock's: it is made writable for one write and put back. The
+ * containers' /sys stay read-only throughout: each is a read-only mount
+ * itself. Every flowsteer writer holds the state lock, so none puts it
+ * back under another's write. Returns the fspick context (for
+ * sb_put_back) or -errno when the superblock is not the cause or cannot
+ * be reconfigured (no fspick before Linux 5.2: the write stays refused). */
+static int sb_writable(int fd)
+{
+	struct statvfs sv;
+	int root = detached_root(fd), fsfd, ret;
+
+	if (root < 0)
+		return root;
+	if (fstatvfs(root, &sv) < 0 || !(sv.f_flag & ST_RDONLY)) {
+		close(root);
+		return -EROFS;
+	}
+	fsfd = fspick(root, "", FSPICK_EMPTY_PATH | FSPICK_CLOEXEC);
+	close(root);
+	if (fsfd < 0)
+		return -errno;
+	ret = sb_flag(fsfd, "rw");
+	if (ret) {
+		close(fsfd);
+		return ret;
+	}
+	return fsfd;
+}
+
+/* Read-only again, as it was found. A writer that holds a file of it open
+ * (a privileged container's read-write /sys) makes the kernel refuse
+ * (EBUSY): it stays writable then, which only that container's own
+ * read-write mount can use, and the log says so. */
+static void sb_put_back(int fsfd)
+{
+	int ret = sb_flag(fsfd, "ro");
+
+	for (int tries = 0; ret == -EBUSY && tries < 3; tries++) {
+		usleep(1000);
+		ret = sb_flag(fsfd, "ro");
+	}
+	if (ret)
+		log_msg(LOG_LVL_WARN, "sysfs: a pod netns's sysfs superblock stays writable: "
+			"reconfiguring it read-only again: %s", strerror(-ret));
+	close(fsfd);
+}
+
+/* file_write_at(), through a read-only superblock when needed. */
+static int attr_write(int qfd, const char *path, const char *buf)
+{
+	int ret = file_write_at(qfd, path, buf), fsfd;
+
+	if (ret != -EROFS)
+		return ret;
+	fsfd = sb_writable(qfd);
+	if (fsfd < 0)
+		return ret;
+	ret = file_write_at(qfd, path, buf);
+	sb_put_back(fsfd);
+	return ret;
+}
+
 int sysfs_queue_write(int qfd, int i, const struct cpumask *cpus, unsigned nbits, long long flow)
 {
 	char path[64], buf[CPUMASK_HEX_MAX];
@@ -84,14 +196,14 @@ int sysfs_queue_write(int qfd, int i, const struct cpumask *cpus, unsigned nbits
 		if (cpumask_format_hex(cpus, nbits, buf, sizeof(buf)))
 			return -EINVAL;
 		snprintf(path, sizeof(path), "rx-%d/rps_cpus", i);
-		ret = file_write_at(qfd, path, buf);
+		ret = attr_write(qfd, path, buf);
 		if (ret)
 			return ret;
 	}
 	if (flow >= 0) {
 		snprintf(path, sizeof(path), "rx-%d/rps_flow_cnt", i);
 		snprintf(buf, sizeof(buf), "%lld", flow);
-		return file_write_at(qfd, path, buf);
+		return attr_write(qfd, path, buf);
 	}
 	return 0;
 }

@@ -22,7 +22,9 @@ int sysfs_queues_count(int qfd);
 /* rx-i's rps_cpus and rps_flow_cnt (*flow = -1 when the kernel has no RFS). */
 int sysfs_queue_read(int qfd, int i, struct cpumask *cpus, long long *flow);
 /* Writes rx-i's rps_cpus (cpus NULL: left alone) in the kernel's hex form
- * of nbits, then rps_flow_cnt (flow < 0: left alone). */
+ * of nbits, then rps_flow_cnt (flow < 0: left alone). Through a pod
+ * netns's sysfs whose superblock a running container made read-only, each
+ * write is made with the superblock writable for that write only. */
 int sysfs_queue_write(int qfd, int i, const struct cpumask *cpus, unsigned nbits, long long flow);
 
 /* ifindex and iflink (the peer's index for a veth/netkit) of a device. */

@@ -262,6 +262,16 @@ expect_node_restored() {
 	expect_node_restored
 }
 
+# containerd starts a user-namespace pod's sandbox before its network: the
+# netns's sysfs superblock is read-only then (runc mounts /sys read-only).
+@test "ADD while a container of the pod runs (its /sys read-only): eth0 tuned; its /sys stays read-only" {
+	make_pod web
+	pod_container nsenter --net="/run/netns/$POD_NS"
+	run_helper cni ADD "$(conf 1.0.0)"
+	expect_tuned "$ALL" 32768 pod
+	ctr_sys_ro
+}
+
 @test "DEL is idempotent: twice gives 0 and empty stdout" {
 	node_original
 	add_pods web

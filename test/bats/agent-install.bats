@@ -4,16 +4,44 @@
 # rewrites its conflist (rename-over and truncate+write, re-chained within
 # a second), picks up a conflist that appears later, never rewrites its own
 # output, throttles a writer fight, and takes the entry out on
-# SIGTERM/SIGINT with exit 0. Everything in $BATS_TEST_TMPDIR.
+# SIGTERM/SIGINT with exit 0. With an API server (the test one, in a netns),
+# SIGTERM takes it out only when the agent's DaemonSet is gone or being
+# deleted; a rolling update, an unreachable server or a failed start keep
+# it. Everything in $BATS_TEST_TMPDIR.
 
 bats_require_minimum_version 1.5.0
 
 load helpers
 load install_helpers
+load ../agent/lib.sh
 
-setup() { root_setup; }
+setup() {
+	root_setup
+	WATCH_NS=
+	SRV=
+}
 
-teardown() { teardown_watch; }
+teardown() {
+	teardown_watch
+	[ -z "$SRV" ] || kill "$SRV" 2>/dev/null || true
+	[ -z "$WATCH_NS" ] || ip netns del "$WATCH_NS" 2>/dev/null || true
+}
+
+# kube_setup: the test API server in a netns of the test, the agent's
+# credentials for it; start_watch runs the agent there from now on.
+kube_setup() {
+	WATCH_NS=fsi$$${BATS_TEST_NUMBER}
+	ip netns add "$WATCH_NS"
+	ip -n "$WATCH_NS" link set lo up
+	local token=fs-token-$RANDOM$RANDOM
+	kube_files "$BATS_TEST_TMPDIR" "$token"
+	WATCH_SA=$BATS_TEST_TMPDIR/sa
+	start_apiserver "$WATCH_NS" "$BATS_TEST_TMPDIR" "$token" --max-seconds 300
+	WATCH_PORT=$PORT
+}
+# ds OP_JSON: a control op on the test API server ("ds", "delds").
+ds() { ip netns exec "$WATCH_NS" curl -sS -m 5 --fail -X POST --data-binary "{\"ops\":[$1]}" "$CTL/ctl" >/dev/null; }
+DS='"ns":"kube-system","name":"flowsteer-agent"'
 
 @test "agent install: installs, chains, re-chains after rename-over and truncate+write, unchains on SIGTERM" {
 	make_root "$ROOT"
@@ -156,4 +184,65 @@ teardown() { teardown_watch; }
 	[ "$status" -eq 1 ]
 	[[ $stderr == *"--entry"* ]]
 	cmp "$F" "$CALICO_FIXTURE"
+}
+
+@test "agent install: SIGTERM with its DaemonSet there (rolling update) keeps the entry; the next agent finds one" {
+	kube_setup
+	ds "{\"op\":\"ds\",$DS}"
+	make_root "$ROOT"
+	start_watch
+	wait_until 5 has_entry "$F"
+	stop_watch TERM
+	[ "$WATCH_STATUS" -eq 0 ]
+	has_entry "$F"
+	log_has "DaemonSet kube-system/flowsteer-agent is there (rolling update, restart, node shutdown): keeping the entry"
+	start_watch
+	wait_until 5 log_has "flowsteer already chained"
+	has_entry "$F"
+	[ "$(types "$F")" = calico,flowsteer,portmap ]
+}
+
+@test "agent install: SIGTERM with its DaemonSet being deleted (foreground) or gone (background) takes the entry out" {
+	kube_setup
+	make_root "$ROOT"
+	ds "{\"op\":\"ds\",$DS,\"deleting\":true}"
+	start_watch
+	wait_until 5 has_entry "$F"
+	stop_watch TERM
+	[ "$WATCH_STATUS" -eq 0 ]
+	cmp "$F" "$CALICO_FIXTURE"
+	log_has "is gone or being deleted: uninstall, taking the entry out"
+	ds "{\"op\":\"delds\",$DS}"
+	start_watch
+	wait_until 5 has_entry "$F"
+	stop_watch TERM
+	cmp "$F" "$CALICO_FIXTURE"
+	cmp "$BIN_DIR/flowsteer" "$FLOWSTEER_BIN"
+}
+
+@test "agent install: SIGTERM with the API server unreachable keeps the entry (logged)" {
+	kube_setup
+	ds "{\"op\":\"ds\",$DS}"
+	make_root "$ROOT"
+	start_watch
+	wait_until 5 has_entry "$F"
+	kill "$SRV"
+	wait "$SRV" 2>/dev/null || true
+	stop_watch TERM
+	[ "$WATCH_STATUS" -eq 0 ]
+	has_entry "$F"
+	log_has "DaemonSet kube-system/flowsteer-agent: GET https://127.0.0.1:$WATCH_PORT/apis/apps/v1/namespaces/kube-system/daemonsets/flowsteer-agent: .*; keeping the entry"
+}
+
+@test "agent install: an agent that fails after chaining (exit 1, a crash loop) leaves the entry" {
+	kube_setup
+	make_root "$ROOT"
+	WATCH_SA=$BATS_TEST_TMPDIR/no-such-sa
+	start_watch
+	WATCH_STATUS=0
+	wait "$WATCH_PID" || WATCH_STATUS=$?
+	WATCH_PID=
+	[ "$WATCH_STATUS" -eq 1 ]
+	grep -q "API server credentials" "$WATCH_LOG"
+	has_entry "$F"
 }

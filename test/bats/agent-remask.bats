@@ -36,6 +36,7 @@ masks() {
 }
 masks_are() { [ "$(masks)" = "$1" ]; }
 is_cpus0() { [ "$(userns_cpus)" = 0 ]; }
+no_erofs() { ! log_has 'Read-only file system'; }
 status_cpus() { node_run "$FLOWSTEER_BIN" status --json --state-dir "$STATE_DIR" --cpu-manager-state "$CPU_STATE" | jq -r '.attachments[0].cpus'; }
 
 @test "remask: the shared pool shrinks then grows: every tuned device follows, records too, never an empty mask" {
@@ -121,4 +122,33 @@ status_cpus() { node_run "$FLOWSTEER_BIN" status --json --state-dir "$STATE_DIR"
 	reap "$AGENT_PID"
 	agent_start --no-kube
 	wait_until 5 is_cpus0
+}
+
+# As on a node: the kubelet's CPU manager hands a CPU over once the pod's
+# containers run, and each of them has the netns's sysfs read-only.
+@test "remask: a pod whose containers run (their /sys read-only): eth0 follows; their /sys stays read-only" {
+	p2_add web u-web
+	pod_container nsenter --net="/run/netns/$POD_NS"
+	agent_start --no-kube
+	wait_until 5 log_has 're-mask: watching'
+	cpu_state 0 "{\"u-guaranteed\":{\"app\":\"1-$LAST\"}}"
+	wait_until 5 masks_are "0 0 0"
+	no_erofs
+	ctr_sys_ro
+	[ "$(status_cpus)" = 0 ]
+}
+
+@test "remask: a pod in a user namespace whose container runs (its /sys read-only): eth0 follows" {
+	HOLDER=$(python3 "$BATS_TEST_DIRNAME/../helpers/userns-netns.py" --seconds 120)
+	node_run ip link add caliu0 index 100 type veth peer name eth0 netns "$HOLDER"
+	node_run ip link set caliu0 up
+	POD_NETNS=/proc/$HOLDER/ns/net POD_NAME=u0 POD_NAMESPACE=team-a CNI_ARGS_EXTRA=K8S_POD_UID=u-u0 \
+		run_helper cni ADD "$(p2_conf '.scope = "container"')"
+	pod_container nsenter -t "$HOLDER" -U -n
+	userns_cpus() { mask_list "$(nsenter -t "$HOLDER" -n unshare -m sh -c 'mount -t sysfs none /sys && cat /sys/class/net/eth0/queues/rx-0/rps_cpus')"; }
+	cpu_state 0 "{\"u-g\":{\"app\":\"1-$LAST\"}}"
+	agent_start --no-kube
+	wait_until 5 is_cpus0
+	no_erofs
+	ctr_sys_ro
 }

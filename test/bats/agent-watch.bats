@@ -2,8 +2,9 @@
 # flowsteer-agent's watch duty against the test API server (TLS, token, CA,
 # all on the 127.0.0.1 of a netns the test makes): list+watch fill
 # annotations.json (no file before the first sync, /readyz 503 until then),
-# a dropped watch resumes without a list, 410 Gone relists, a hung server
-# is noticed within the idle bound, 401/403 back off without a tight loop
+# a dropped watch resumes without a list, so does a quiet one the server
+# ends (no warning, no relist), 410 Gone relists, a hung server is noticed
+# at timeoutSeconds + margin, 401/403 back off without a tight loop
 # or a crash, a thousand events end in the server's state, the token never
 # shows, and the merge patch phase 2 uses.
 
@@ -19,6 +20,17 @@ setup() {
 }
 
 teardown() { agent_teardown; }
+
+# ns_watch_rvs: the distinct resourceVersions the namespaces watches asked
+# for; ns_watch_rv_last RV: the last one asked for RV.
+ns_watch_rvs() {
+	jq -r 'select(.path | startswith("/api/v1/namespaces?watch=")) | .path' "$KUBE_REQUESTS" |
+		sed 's/.*resourceVersion=\([^&]*\).*/\1/' | sort -u | paste -sd' '
+}
+ns_watch_rv_last() {
+	jq -r 'select(.path | startswith("/api/v1/namespaces?watch=")) | .path' "$KUBE_REQUESTS" | tail -n1 |
+		grep -q "resourceVersion=$1&"
+}
 
 @test "agent: list+watch fill annotations.json; only flowsteer.io keys, this node's pods; /readyz after sync" {
 	api_start
@@ -150,16 +162,37 @@ teardown() { agent_teardown; }
 	file_matches
 }
 
-@test "agent: a hung server is noticed within the idle bound and the watch reconnects" {
-	# Bookmarks every 0.5 s keep a healthy quiet watch alive (as the API
-	# server's, every minute, do against the default 120 s bound).
-	api_start --bookmark-seconds 0.5
-	agent_start --watch-idle-seconds 2
+# The test API server sends no bookmark unless asked, as a real one on a
+# quiet resource: the server ends each watch at its timeoutSeconds.
+@test "agent: a quiet watch (no change, no bookmark) outlives timeoutSeconds + margin: resumed at its resourceVersion, no warning, no relist" {
+	api_start
+	ctl '{"op":"ns","name":"a","annotations":{"flowsteer.io/mode":"off"}}'
+	agent_start --watch-timeout-seconds 1 --watch-margin-seconds 1
 	wait_until 5 file_matches
-	sleep 3
-	[ "$(metric 'flowsteer_agent_watch_restarts_total{resource="namespaces"}')" -eq 0 ]
+	lists=$(( $(srv_stat list:namespaces) + $(srv_stat list:pods) ))
+	watches=$(srv_stat watch:namespaces)
+	rv=$(ctl_get state | jq -r .rv)
+	sleep 4
+	[ $(( $(srv_stat list:namespaces) + $(srv_stat list:pods) )) -eq "$lists" ]
+	[ "$(srv_stat watch:namespaces)" -ge $((watches + 2)) ]
+	assert_eq "$(ns_watch_rvs)" "$rv" "resourceVersion of every namespaces watch"
+	# A change moves the resourceVersion the next watch resumes at.
+	ctl '{"op":"ns","name":"b","annotations":{"flowsteer.io/mode":"rps"}}'
+	wait_until 5 file_has '.namespaces.b'
+	rv2=$(ctl_get state | jq -r .rv)
+	wait_until 5 ns_watch_rv_last "$rv2"
+	[ $(( $(srv_stat list:namespaces) + $(srv_stat list:pods) )) -eq "$lists" ]
+	run ! grep -E ' (warn|error) ' "$A_LOG"
+	[ "$(metric 'flowsteer_agent_watch_restarts_total{resource="namespaces"}')" -ge 2 ]
+	[ "$(metric 'flowsteer_agent_api_errors_total{resource="namespaces"}')" = 0 ]
+}
+
+@test "agent: a hung server (a watch not ended timeoutSeconds + margin on) is noticed, logged and resumed" {
+	api_start
+	agent_start --watch-timeout-seconds 1 --watch-margin-seconds 1
+	wait_until 5 file_matches
 	ctl '{"op":"fault","fault":"hang"}'
-	wait_until 6 log_has "namespaces: watch interrupted: no data for 2 s (idle bound)"
+	wait_until 6 log_has "namespaces: watch interrupted: not ended by the server 1 s after its timeoutSeconds: server hung"
 	echo "noticed after ${WAITED_MS} ms"
 	[ "$WAITED_MS" -le 4500 ]
 	ctl '{"op":"fault","fault":"none"}' '{"op":"ns","name":"after","annotations":{"flowsteer.io/mode":"rps"}}'

@@ -105,6 +105,7 @@ fs_prefix() { echo "fst$$${BATS_TEST_NUMBER}"; }
 # teardown_node whatever happens.
 setup_node() {
 	FS_NS=()
+	FS_PIDS=()
 	FS_HOST_LINKS=()
 	STATE_DIR=$BATS_TEST_TMPDIR/state
 	LOG_FILE=$BATS_TEST_TMPDIR/flowsteer.log
@@ -130,7 +131,9 @@ setup_node() {
 }
 
 teardown_node() {
-	local l n c
+	local l n c p
+	for p in "${FS_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	FS_PIDS=()
 	[ -z "${SOCK_ORIG:-}" ] || echo "$SOCK_ORIG" >"$SOCK_SYSCTL" || true
 	# A node claim left by a test that ended holding node devices (its
 	# stateDirs are all below the test's temp dir).
@@ -304,6 +307,38 @@ caps_dropped() { # CAPS CMD...
 	local -a PLUGIN_WRAP=(setpriv --bounding-set "$1")
 	shift
 	"$@"
+}
+
+# pod_container ENTER...: a stand-in for a running runc container of the
+# pod: ENTER (nsenter into the pod's netns, and its user namespace for a
+# hostUsers: false pod) runs a process in a mount namespace of its own
+# that mounted the netns's sysfs read-only, as runc mounts /sys, and
+# sleeps; its pid in CTR_PID (teardown_node kills it). As with runc, that
+# netns's sysfs superblock is read-only for every later mount of it.
+pod_container() {
+	local i
+	"$@" unshare -m --propagation private sh -c \
+		'mount -t sysfs -o ro,nosuid,nodev,noexec sysfs /sys && exec sleep 300' >/dev/null 2>&1 3>&- &
+	CTR_PID=$!
+	FS_PIDS+=("$CTR_PID")
+	for ((i = 0; i < 100; i++)); do [[ $(ctr_sys) =~ ^ro,.*\ ro(,|$) ]] && return 0; sleep 0.05; done
+	echo "pod_container: $* did not mount sysfs read-only: $(ctr_sys)" >&2
+	return 1
+}
+# ctr_sys: the options of the container's /sys: the mount's, then its
+# superblock's (mountinfo; the last /sys line is the one on top).
+ctr_sys() { awk '$5 == "/sys" {v = $6 " " $NF} END {print v}' "/proc/$CTR_PID/mountinfo" 2>/dev/null; }
+# ctr_sys_ro: the stand-in container's /sys refuses a write (its mount is
+# read-only itself) and the netns's sysfs superblock is read-only, as it
+# was found.
+ctr_sys_ro() {
+	local out
+	if out=$(nsenter -t "$CTR_PID" -m -n sh -c 'echo 1 > /sys/class/net/eth0/queues/rx-0/rps_flow_cnt' 2>&1); then
+		echo "the container's /sys took a write" >&2
+		return 1
+	fi
+	assert_match "$out" "Read-only file system" "the container's write" &&
+		assert_match "$(ctr_sys)" "^ro,.* ro(,|$)" "the container's /sys"
 }
 
 # -------------------------------------------------------- kernel values ---

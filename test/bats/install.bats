@@ -183,6 +183,7 @@ assert arg("--annotations-file").startswith(by_host["/run/flowsteer"] + "/")
 assert arg("--metrics-addr") == "$(HOST_IP):9967"
 assert arg("--state-dir") == by_host["/run/flowsteer"]
 assert arg("--cpu-manager-state") == by_host["/var/lib/kubelet"] + "/cpu_manager_state"
+assert arg("--daemonset") == "%s/%s" % (ds["metadata"]["namespace"], ds["metadata"]["name"])
 env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in c["env"]}
 assert env == {"NODE_NAME": "spec.nodeName", "HOST_IP": "status.hostIP"}, env
 ann = tpl["metadata"]["annotations"]
@@ -193,9 +194,14 @@ rules = {(tuple(r["apiGroups"]), tuple(r["resources"]), tuple(sorted(r["verbs"])
 assert rules == {(("",), ("namespaces",), ("get", "list", "watch")),
                  (("",), ("pods",), ("get", "list", "patch", "watch"))}, rules
 assert "Secret" not in rk
-b = rk["ClusterRoleBinding"]
-assert b["roleRef"]["name"] == rk["ClusterRole"]["metadata"]["name"]
-assert b["subjects"] == [{"kind": "ServiceAccount", "name": "flowsteer-agent", "namespace": "kube-system"}]
+# On SIGTERM: get of its own DaemonSet, that name in its namespace only.
+role = rk["Role"]
+assert role["metadata"]["namespace"] == ds["metadata"]["namespace"]
+assert role["rules"] == [{"apiGroups": ["apps"], "resources": ["daemonsets"],
+                          "resourceNames": [ds["metadata"]["name"]], "verbs": ["get"]}], role["rules"]
+for b, r in ((rk["ClusterRoleBinding"], rk["ClusterRole"]), (rk["RoleBinding"], role)):
+    assert b["roleRef"]["name"] == r["metadata"]["name"] and b["roleRef"]["kind"] == r["kind"]
+    assert b["subjects"] == [{"kind": "ServiceAccount", "name": "flowsteer-agent", "namespace": "kube-system"}]
 EOF
 	echo "$output"
 	[ "$status" -eq 0 ]

@@ -86,10 +86,18 @@ AGENT_BIN=${FLOWSTEER_AGENT_BIN:-$(dirname "$FLOWSTEER_BIN")/flowsteer-agent}
 
 # start_watch [ARGS...]: the agent's install duty on $BIN_DIR/$NET_DIR in
 # the background (fd 3 closed so bats does not wait for it), installing
-# the plugin under test.
+# the plugin under test. With WATCH_NS set: in that netns, with the
+# in-cluster credentials of the test API server there (WATCH_PORT, the
+# ServiceAccount dir WATCH_SA) instead of --no-kube.
 start_watch() {
+	local pre=() kube=(--no-kube)
 	WATCH_LOG=$BATS_TEST_TMPDIR/watch.log
-	timeout -s KILL 120 "$AGENT_BIN" --no-kube --metrics-addr off --plugin-src "$FLOWSTEER_BIN" \
+	if [ -n "${WATCH_NS:-}" ]; then
+		pre=(ip netns exec "$WATCH_NS" env KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$WATCH_PORT")
+		kube=(--node-name node-1 --sa-dir "$WATCH_SA" --annotations-file "$BATS_TEST_TMPDIR/annotations.json"
+			--backoff-base-ms 100 --backoff-max-ms 1000)
+	fi
+	"${pre[@]}" timeout -s KILL 120 "$AGENT_BIN" "${kube[@]}" --metrics-addr off --plugin-src "$FLOWSTEER_BIN" \
 		--cni-bin-dir "$BIN_DIR" --cni-conf-dir "$NET_DIR" --state-dir "$BATS_TEST_TMPDIR/agent-state" \
 		--cpu-manager-state off "$@" >"$WATCH_LOG" 2>&1 3>&- &
 	WATCH_PID=$!

@@ -15,7 +15,8 @@
 #      pod devices when the CPU manager state changes, through its
 #      read-only /sys, with the DaemonSet's three capabilities (each of
 #      SYS_ADMIN and NET_ADMIN taken away fails a check)
-#   6. SIGTERM (podman stop) unchains, exit 0
+#   6. SIGTERM (podman stop) with no DaemonSet on the API server (deleted)
+#      unchains, exit 0
 # Prints "N passed, N failed". Private podman storage, removed at the end
 # with every container and image; namespaces removed too.
 set -uo pipefail
@@ -178,7 +179,7 @@ check "the token is in no log line" bash -c "! ${PODMAN[*]} logs flowsteer-agent
 "${PODMAN[@]}" stop -t 20 flowsteer-agent-test >/dev/null
 code=$("${PODMAN[@]}" inspect -f '{{.State.ExitCode}}' flowsteer-agent-test)
 check "SIGTERM: exit 0" test "$code" = 0
-check "SIGTERM: the entry is taken out (the Calico file as it was)" cmp -s "$F" "$REPO/test/fixtures/10-calico.conflist"
+check "SIGTERM, its DaemonSet gone: the entry is taken out (the Calico file as it was)" cmp -s "$F" "$REPO/test/fixtures/10-calico.conflist"
 check "SIGTERM: the plugin stays for pending DELs" test -x "$T/host/opt/cni/bin/flowsteer"
 if [ "$FAIL" -gt 0 ]; then
 	echo "--- agent log:"

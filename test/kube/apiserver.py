@@ -8,6 +8,8 @@ resourceVersion and is kept as a watch event. Served (HTTPS, bearer token):
   GET  /api/v1/pods[?fieldSelector=spec.nodeName%3DX&limit=...]    PodList
   GET  ...?watch=1&resourceVersion=RV&allowWatchBookmarks=true&timeoutSeconds=N
        chunked, one JSON event per line: ADDED/MODIFIED/DELETED/BOOKMARK/ERROR
+  GET  /apis/apps/v1/namespaces/{ns}/daemonsets/{name}            DaemonSet (only
+       metadata; deletionTimestamp while "deleting") or 404
   PATCH /api/v1/namespaces/{ns}/pods/{pod}   merge patch (application/
        merge-patch+json; strategic-merge-patch+json is read the same way for
        annotations); metadata.uid in the patch is a precondition (409).
@@ -28,11 +30,14 @@ Control channel (plain HTTP, 127.0.0.1, port in --ctl-port-file):
     {"op": "compact"}            every older resourceVersion is now 410 Gone
     {"op": "bookmark"}           a BOOKMARK to every watch that allows them
     {"op": "fault", "fault": F}  drop (close every open watch, once), hang
-                                 (no answers, open watches go silent), 401,
+                                 (no answers, open watches go silent and
+                                 outlive their timeoutSeconds), 401,
                                  403, 500, none; with "resource":
                                  "pods"|"namespaces", 401/403/500 hit only it;
                                  "patch": only PATCH requests
     {"op": "gone_mode", "mode": "event"|"http"}
+    {"op": "ds", "ns": NS, "name": N, "deleting": bool}   create or update
+    {"op": "delds", "ns": NS, "name": N}
   GET /state  {"rv", "namespaces": {name: annotations}, "pods": {"ns/name": {"uid", "node", "annotations"}}}
   GET /stats  request counters by kind and resource, and open watches
 
@@ -57,6 +62,7 @@ from urllib.parse import parse_qs, urlsplit
 
 NS_PATH = "/api/v1/namespaces"
 POD_PATH = "/api/v1/pods"
+DS_PREFIX = "/apis/apps/v1/namespaces/"
 
 
 def status_obj(code, reason, message):
@@ -70,6 +76,7 @@ class State:
         self.rv = 1
         self.ns = {}
         self.pods = {}
+        self.ds = {}              # "ns/name": deleting
         self.events = []          # (rv, resource, type, obj, old_obj)
         self.history = history
         self.compacted = 0
@@ -156,6 +163,10 @@ class State:
             else:
                 self.fault = None if f in (None, "none") else f
                 self.fault_resource = op.get("resource")
+        elif kind == "ds":
+            self.ds[op["ns"] + "/" + op["name"]] = bool(op.get("deleting"))
+        elif kind == "delds":
+            self.ds.pop(op["ns"] + "/" + op["name"], None)
         elif kind == "gone_mode":
             self.gone_mode = op["mode"]
         else:
@@ -269,10 +280,25 @@ class Handler(JSONHandler):
                 else:
                     self.list(resource, q, node)
                 return
+            parts = path[len(DS_PREFIX):].split("/") if path.startswith(DS_PREFIX) else []
+            if len(parts) == 3 and parts[1] == "daemonsets":
+                return self.daemonset(parts[0], parts[2])
         except ValueError as e:
             self.reply(400, status_obj(400, "BadRequest", str(e)))
             return
         self.reply(404, status_obj(404, "NotFound", "the server could not find the requested resource"))
+
+    def daemonset(self, ns, name):
+        with self.st.cond:
+            self.st.count("get", "daemonsets")
+            deleting = self.st.ds.get(ns + "/" + name)
+        if deleting is None:
+            return self.reply(404, status_obj(404, "NotFound", 'daemonsets.apps "%s" not found' % name))
+        meta = {"name": name, "namespace": ns, "uid": "ds-" + name}
+        if deleting:
+            meta["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+            meta["finalizers"] = ["foregroundDeletion"]
+        self.reply(200, {"kind": "DaemonSet", "apiVersion": "apps/v1", "metadata": meta})
 
     def too_old(self, rv):
         return rv not in ("", "0") and int(rv) < self.st.compacted
@@ -399,7 +425,8 @@ class Handler(JSONHandler):
                 self.chunk({"type": "BOOKMARK", "object": {"kind": kind, "apiVersion": "v1",
                                                            "metadata": {"resourceVersion": str(pos)}}})
                 last_bm = time.time()
-            if time.time() >= deadline:
+            # A hung server does not end its watches either (bounded).
+            if time.time() >= deadline + (self.server.opts.max_watch_seconds if hung else 0):
                 self.wfile.write(b"0\r\n\r\n")
                 return
 
