@@ -59,6 +59,8 @@ struct reflector {
 	struct reflector_buf buf;
 	long http;
 	bool relist, failed, idle_cut;
+	bool page_over;                /* the list page overflowed its bound */
+	long page;                     /* objects per list page after one did; 0: cfg->page_size */
 	unsigned long long watch_events;
 	long long started, last_data;
 	struct backoff bo;
