@@ -72,9 +72,9 @@ static void cpuwatch_run(struct cpuwatch *c, const char *why)
 	}
 	state_close(&st);
 	memset(&e, 0, sizeof(e));
-	records_netns_lock();
+	records_remask_begin();
 	ret = remask_all(&c->cfg, &r, &e);
-	records_netns_unlock();
+	records_remask_end();
 	if (ret) {
 		atomic_fetch_add(&c->errors, 1);
 		alog(ALOG_ERROR, "re-mask (%s): %s", why, e.msg);
