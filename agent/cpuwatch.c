@@ -86,9 +86,40 @@ static void cpuwatch_run(struct cpuwatch *c, const char *why)
 	warn_free(&r.warn);
 }
 
+/* The re-mask thread: a pass per kick; kicks during a pass make one more
+ * pass after it (the state changed while it ran). */
+static void *cpuwatch_main(void *arg)
+{
+	struct cpuwatch *c = arg;
+
+	pthread_mutex_lock(&c->mu);
+	while (!c->stop) {
+		const char *why = c->why;
+
+		if (!why) {
+			pthread_cond_wait(&c->cv, &c->mu);
+			continue;
+		}
+		c->why = NULL;
+		pthread_mutex_unlock(&c->mu);
+		cpuwatch_run(c, why);
+		pthread_mutex_lock(&c->mu);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+static void cpuwatch_kick(struct cpuwatch *c, const char *why)
+{
+	pthread_mutex_lock(&c->mu);
+	c->why = why;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
 static void cpuwatch_on_settled(void *arg)
 {
-	cpuwatch_run(arg, "CPU manager state changed");
+	cpuwatch_kick(arg, "CPU manager state changed");
 }
 
 static void cpuwatch_on_change(struct dirwatch *w, const char *name, void *arg)
@@ -130,14 +161,21 @@ int cpuwatch_start(struct loop *l, struct cpuwatch *c, const char *file, const c
 		return -1;
 	}
 	cJSON_free(conf);
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
 	c->on = true;
+	if ((errno = pthread_create(&c->th, NULL, cpuwatch_main, c))) {
+		alog(ALOG_ERROR, "re-mask: starting its thread: %s", strerror(errno));
+		return -1;
+	}
+	c->th_on = true;
 	loop_debounce_init(l, &c->deb, REMASK_QUIET_MS, REMASK_MAX_MS, cpuwatch_on_settled, c);
 	if (dirwatch_start(l, &c->dw, dir, WATCH_MASK, cpuwatch_on_change, c))
 		return -1;
 	alog(ALOG_INFO, "re-mask: watching %s (cpus %s%s%s, respectExclusiveCpus %s)", file, c->cfg.cpus.text,
 	     c->cfg.exclude_text[0] ? ", excludeCpus " : "", c->cfg.exclude_text,
 	     c->cfg.respect_exclusive ? "true" : "false");
-	cpuwatch_run(c, "agent start");
+	cpuwatch_kick(c, "agent start");
 	return 0;
 }
 
@@ -145,6 +183,17 @@ void cpuwatch_release(struct loop *l, struct cpuwatch *c)
 {
 	if (!c->on)
 		return;
+	if (c->th_on) {
+		/* A pass under way ends first (it holds the plugin's lock). */
+		pthread_mutex_lock(&c->mu);
+		c->stop = true;
+		pthread_cond_signal(&c->cv);
+		pthread_mutex_unlock(&c->mu);
+		pthread_join(c->th, NULL);
+		c->th_on = false;
+	}
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
 	dirwatch_release(l, &c->dw);
 	loop_debounce_forget(&c->deb);
 	config_free(&c->cfg);

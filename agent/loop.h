@@ -6,9 +6,10 @@
  * the API-server transfers on this thread (curl_multi_poll() also waits on
  * our own fds: signalfd, inotify), and nothing here blocks for long: every
  * transfer and every file operation is bounded; the longest step is a
- * re-mask pass (remask.c: tens of ms for hundreds of pods). The only other
- * thread is libmicrohttpd's (metrics.c), which reads counters, takes the
- * metrics lock and the records lock (records.c); it never touches loop
+ * re-mask pass (remask.c: tens of ms for hundreds of pods). The other
+ * threads are libmicrohttpd's (metrics.c), which reads counters, takes the
+ * metrics lock and the records lock (records.c), and the drift thread
+ * (records.c), which the loop never waits for; neither touches loop
  * state.
  *
  * Duties register fds (inotify, signalfd, ...) and timers:
