@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "alog.h"
@@ -22,6 +24,7 @@
 /* A drift pass that has not finished this long after the first kick is
  * retried this often while re-masks keep cutting it short. */
 #define DRIFT_RETRY_MS 200
+#define DRIFT_NICE 10
 
 /* Odd while a re-mask runs (seqlock): a drift pass that saw it change
  * read records and devices half-way through a re-mask; it is thrown away,
@@ -333,6 +336,10 @@ static void *records_drift_main(void *arg)
 	struct records *r = arg;
 	bool retry = false;
 
+	/* Background work: on a busy node the loop and the re-mask go first
+	 * (on Linux a nice value is per thread). */
+	if (setpriority(PRIO_PROCESS, (id_t)gettid(), DRIFT_NICE))
+		alog(ALOG_DEBUG, "records: drift thread: nice %d: %s", DRIFT_NICE, strerror(errno));
 	pthread_mutex_lock(&r->lock);
 	while (!atomic_load(&r->drift_stop)) {
 		if (!r->drift_kicked && !retry) {
