@@ -103,30 +103,37 @@ out:
 	return text;
 }
 
+static bool annfile_fits(const char *text)
+{
+	return text && strlen(text) + 1 < ANNOTCACHE_FILE_MAX;
+}
+
 char *annfile_render(const struct kstore *ns, const struct kstore *pods, long long synced_at, char **body)
 {
-	size_t biggest;
+	size_t biggest, lo = 0, hi;
 	char *text = annfile_render_limit(ns, pods, synced_at, body, SIZE_MAX, false, &biggest);
-	size_t limit = biggest;
 
-	/* The largest entries leave first, halving the bound until the file
-	 * fits what the plugin reads: a file it refuses would lose every
-	 * entry. Bounded: at most log2 of the largest entry's size rounds. */
-	while (text && strlen(text) + 1 >= ANNOTCACHE_FILE_MAX && limit) {
-		cJSON_free(text);
-		if (body)
-			cJSON_free(*body);
-		limit /= 2;
-		text = annfile_render_limit(ns, pods, synced_at, body, limit, false, &biggest);
-		if (text && strlen(text) + 1 < ANNOTCACHE_FILE_MAX) {
-			cJSON_free(text);
-			if (body)
-				cJSON_free(*body);
-			text = annfile_render_limit(ns, pods, synced_at, body, limit, true, &biggest);
-			break;
-		}
+	if (!text || annfile_fits(text))
+		return text;
+	/* The largest entries leave first: the largest size bound at which
+	 * the file fits what the plugin reads (a file it refuses would lose
+	 * every entry), found by bisection: at most log2 of the largest
+	 * entry's size renders, only when the file is too big. */
+	hi = biggest;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		char *t = annfile_render_limit(ns, pods, synced_at, NULL, mid, false, &biggest);
+
+		if (annfile_fits(t))
+			lo = mid;
+		else
+			hi = mid;
+		cJSON_free(t);
 	}
-	return text;
+	cJSON_free(text);
+	if (body)
+		cJSON_free(*body);
+	return annfile_render_limit(ns, pods, synced_at, body, lo, true, &biggest);
 }
 
 static int annfile_write(struct annfile *f, const char *text, struct fs_err *e)
