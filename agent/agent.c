@@ -8,6 +8,7 @@
 
 #include "agent.h"
 #include "alog.h"
+#include "bounds.h"
 #include "procstat.h"
 
 /* Annotation changes reach the file once a burst is quiet, at most this
@@ -198,7 +199,7 @@ static int agent_metrics_start(struct agent *a)
 	unsigned port = 0;
 
 	metrics_set_probes(a->metrics, agent_healthy, agent_ready, a);
-	if (metrics_register(a->metrics, agent_collect, a) ||
+	if (metrics_register(a->metrics, agent_collect, a) || metrics_register(a->metrics, bounds_collect, NULL) ||
 	    metrics_register(a->metrics, procstat_collect_softnet, (void *)a->o.proc_dir) ||
 	    metrics_register(a->metrics, procstat_collect_softirqs, (void *)a->o.proc_dir))
 		return -1;
@@ -365,6 +366,7 @@ void agent_free(struct agent *a)
 		loop_free(a->loop);
 	}
 	annfile_release(&a->af);
+	bounds_reset();
 	kube_client_free(a->kube);
 	if (a->sfd >= 0)
 		close(a->sfd);

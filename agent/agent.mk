@@ -12,7 +12,7 @@ AGENT_BIN := $(BUILD)/flowsteer-agent
 AGENT_UNIT_SRC := $(sort $(wildcard test/agent/unit/test_*.c))
 AGENT_UNIT_BIN := $(AGENT_UNIT_SRC:test/agent/unit/%.c=$(BUILD)/test/agent/%)
 
-.PHONY: agent agent-unit image test-image bench-agent bench-remask
+.PHONY: agent agent-unit image test-image bench-agent bench-remask bench-agent-stall
 # kpatch: a test client of kube_patch_pod_annotation() for the bats tests.
 AGENT_KPATCH := $(BUILD)/test/agent/kpatch
 all: $(AGENT_BIN) $(AGENT_KPATCH)
@@ -56,5 +56,10 @@ bench-agent: $(BIN) $(AGENT_BIN)
 # Status patch latency, re-mask time and rescan cost for PODS attachments.
 bench-remask: $(BIN) $(AGENT_BIN)
 	$(Q)FLOWSTEER_AGENT_BIN=$(abspath $(AGENT_BIN)) FLOWSTEER_BIN=$(abspath $(BIN)) test/agent/bench-remask.sh
+
+# Event-to-file latency of the loop with 200 tuned pods, quiet and with a
+# scrape every 100 ms (re-masks in both): a scrape must never stall it.
+bench-agent-stall: $(BIN) $(AGENT_BIN)
+	$(Q)FLOWSTEER_AGENT_BIN=$(abspath $(AGENT_BIN)) FLOWSTEER_BIN=$(abspath $(BIN)) test/agent/bench-stall.sh
 
 -include $(AGENT_OBJ:.o=.d)

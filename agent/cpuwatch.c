@@ -84,9 +84,9 @@ static void cpuwatch_run(struct cpuwatch *c, const char *why)
 	}
 	state_close(&st);
 	memset(&e, 0, sizeof(e));
-	records_netns_lock();
+	records_remask_begin();
 	ret = remask_all(&c->cfg, &r, &e);
-	records_netns_unlock();
+	records_remask_end();
 	if (ret) {
 		atomic_fetch_add(&c->errors, 1);
 		alog(ALOG_ERROR, "re-mask (%s): %s", why, e.msg);
@@ -98,9 +98,40 @@ static void cpuwatch_run(struct cpuwatch *c, const char *why)
 	warn_free(&r.warn);
 }
 
+/* The re-mask thread: a pass per kick; kicks during a pass make one more
+ * pass after it (the state changed while it ran). */
+static void *cpuwatch_main(void *arg)
+{
+	struct cpuwatch *c = arg;
+
+	pthread_mutex_lock(&c->mu);
+	while (!c->stop) {
+		const char *why = c->why;
+
+		if (!why) {
+			pthread_cond_wait(&c->cv, &c->mu);
+			continue;
+		}
+		c->why = NULL;
+		pthread_mutex_unlock(&c->mu);
+		cpuwatch_run(c, why);
+		pthread_mutex_lock(&c->mu);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+static void cpuwatch_kick(struct cpuwatch *c, const char *why)
+{
+	pthread_mutex_lock(&c->mu);
+	c->why = why;
+	pthread_cond_signal(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
 static void cpuwatch_on_settled(void *arg)
 {
-	cpuwatch_run(arg, "CPU manager state changed");
+	cpuwatch_kick(arg, "CPU manager state changed");
 }
 
 static void cpuwatch_on_change(struct dirwatch *w, const char *name, void *arg)
@@ -138,14 +169,21 @@ int cpuwatch_start(struct loop *l, struct cpuwatch *c, const char *file, const c
 		alog(ALOG_ERROR, "re-mask configuration (--entry, --state-dir, --cpu-manager-state): %s", e.msg);
 		return -1;
 	}
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
 	c->on = true;
+	if ((errno = pthread_create(&c->th, NULL, cpuwatch_main, c))) {
+		alog(ALOG_ERROR, "re-mask: starting its thread: %s", strerror(errno));
+		return -1;
+	}
+	c->th_on = true;
 	loop_debounce_init(l, &c->deb, REMASK_QUIET_MS, REMASK_MAX_MS, cpuwatch_on_settled, c);
 	if (dirwatch_start(l, &c->dw, dir, WATCH_MASK, cpuwatch_on_change, c))
 		return -1;
 	alog(ALOG_INFO, "re-mask: watching %s (cpus %s%s%s, respectExclusiveCpus %s)", file, c->cfg.cpus.text,
 	     c->cfg.exclude_text[0] ? ", excludeCpus " : "", c->cfg.exclude_text,
 	     c->cfg.respect_exclusive ? "true" : "false");
-	cpuwatch_run(c, "agent start");
+	cpuwatch_kick(c, "agent start");
 	return 0;
 }
 
@@ -153,6 +191,17 @@ void cpuwatch_release(struct loop *l, struct cpuwatch *c)
 {
 	if (!c->on)
 		return;
+	if (c->th_on) {
+		/* A pass under way ends first (it holds the plugin's lock). */
+		pthread_mutex_lock(&c->mu);
+		c->stop = true;
+		pthread_cond_signal(&c->cv);
+		pthread_mutex_unlock(&c->mu);
+		pthread_join(c->th, NULL);
+		c->th_on = false;
+	}
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
 	dirwatch_release(l, &c->dw);
 	loop_debounce_forget(&c->deb);
 	config_free(&c->cfg);

@@ -5,11 +5,14 @@
  * (--entry's cpus, excludeCpus, respectExclusiveCpus). The kubelet replaces
  * the file by rename, so its directory is watched; a burst (the kubelet
  * may write twice) is acted on once. Also once at start: the pool may have
- * changed while no agent ran. */
+ * changed while no agent ran. A pass reads and writes every pod's sysfs
+ * (hundreds of ms for hundreds of pods): it runs on a thread of its own,
+ * never on the loop; the loop only kicks it. */
 #ifndef FLOWSTEER_AGENT_CPUWATCH_H
 #define FLOWSTEER_AGENT_CPUWATCH_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -25,13 +28,19 @@ struct cpuwatch {
 	struct loop_debounce deb;
 	struct fs_config cfg;       /* cfg.root set: parsed */
 	bool on;
+	/* The re-mask thread: why is the pending kick (NULL: none), under mu. */
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	const char *why;
+	bool stop, th_on;
 	/* Read by the metrics thread. */
 	_Atomic uint64_t runs, devices, errors;
 };
 
 /* file: --cpu-manager-state; entry_json: --entry (NULL: the default).
- * Re-masks once before it returns (nothing when no stateDir was used
- * yet). Returns 0 or -1 (logged). */
+ * Kicks one re-mask (nothing when no stateDir was used yet). Returns 0 or
+ * -1 (logged). */
 int cpuwatch_start(struct loop *l, struct cpuwatch *c, const char *file, const char *state_dir,
 		   const char *entry_json);
 void cpuwatch_release(struct loop *l, struct cpuwatch *c);

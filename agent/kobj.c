@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "annot.h"
+#include "bounds.h"
 #include "kobj.h"
 #include "util.h"
 
@@ -24,38 +25,115 @@ static const char *kobj_str(const cJSON *obj, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static int kobj_key_cmp(const void *a, const void *b)
+/* The keys the plugin reads (annot.c), in sorted order. The file holds
+ * nothing else: no number of other flowsteer.io keys, of any size, can
+ * crowd these out or push the file past what the plugin reads. */
+static const char *const kobj_keys[] = { ANNOT_CPUS, ANNOT_MODE, ANNOT_SCOPE };
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 (RFC 3629: no
+ * overlongs, no surrogates, nothing past U+10FFFF). */
+static size_t utf8_seq(const unsigned char *s)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	size_t n = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3 :
+		   s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((n == 3 && ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] > 0x9f))) ||
+	    (n == 4 && ((s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] > 0x8f))))
+		return 0;
+	return n;
 }
 
-/* flowsteer.io/... string annotations, minus the agent's own status, sorted
- * by key: equal annotations then print to equal text. */
-static cJSON *kobj_filter(const cJSON *ann)
+/* v as the plugin must see it: invalid UTF-8 as U+FFFD (the file is JSON,
+ * and JSON is UTF-8), and past ANNOT_VALUE_MAX bytes cut right after the
+ * first character that crosses it: the plugin rejects any value longer than
+ * that, so the cut one gets the same answer as the whole. *hit: which
+ * bound. Returns a malloc()ed string or NULL. */
+static char *kobj_value(const char *v, unsigned *hit)
 {
-	/* flowsteer defines a handful of keys; more than this is abuse. */
-	const char *keys[64];
-	size_t n = 0;
-	cJSON *out = cJSON_CreateObject(), *it;
+	size_t len = strlen(v), o = 0;
+	char *out = malloc((len < ANNOT_VALUE_MAX ? len : ANNOT_VALUE_MAX) * 3 + 8);
 
-	if (!out)
-		return NULL;
-	cJSON_ArrayForEach(it, ann) {
-		if (!cJSON_IsString(it) || !it->string || strncmp(it->string, KOBJ_PREFIX, strlen(KOBJ_PREFIX)) ||
-		    !strcmp(it->string, ANNOT_STATUS) || n == ARRAY_SIZE(keys))
+	for (size_t i = 0; out && v[i] && o <= ANNOT_VALUE_MAX;) {
+		size_t n = utf8_seq((const unsigned char *)v + i);
+
+		if (n) {
+			memcpy(out + o, v + i, n);
+			o += n, i += n;
 			continue;
-		keys[n++] = it->string;
-	}
-	qsort(keys, n, sizeof(keys[0]), kobj_key_cmp);
-	for (size_t i = 0; i < n; i++) {
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(ann, keys[i]);
-
-		if (!cJSON_AddStringToObject(out, keys[i], v->valuestring)) {
-			cJSON_Delete(out);
-			return NULL;
 		}
+		memcpy(out + o, "\xef\xbf\xbd", 3);
+		o += 3, i++;
+		*hit |= 1u << BOUND_UNICODE;
+	}
+	if (out && o > ANNOT_VALUE_MAX)
+		*hit |= 1u << BOUND_VALUE;
+	if (out)
+		out[o] = '\0';
+	if (out && strstr(out, "\xef\xbf\xbd"))
+		*hit |= 1u << BOUND_UNICODE;
+	return out;
+}
+
+static cJSON *kobj_filter(const cJSON *ann, unsigned *hit)
+{
+	cJSON *out = cJSON_CreateObject();
+
+	for (size_t i = 0; out && i < ARRAY_SIZE(kobj_keys); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(ann, kobj_keys[i]);
+		char *val;
+
+		if (!cJSON_IsString(v) || !v->valuestring)
+			continue;
+		val = kobj_value(v->valuestring, hit);
+		if (!val || !cJSON_AddStringToObject(out, kobj_keys[i], val)) {
+			cJSON_Delete(out);
+			out = NULL;
+		}
+		free(val);
 	}
 	return out;
+}
+
+/* What the file's reader accepts of names and uids (annotcache.c), and no
+ * more than Kubernetes allows (DNS subdomain names, 36-character uids). */
+static bool kobj_name_ok(const char *s, size_t max)
+{
+	size_t len = strlen(s);
+
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f || s[i] == '/')
+			return false;
+	return len <= max;
+}
+
+/* A name or uid no Kubernetes object has: the object cannot be the one a
+ * pod start asks for, and its entry could make the plugin's reader refuse
+ * the whole file. */
+static void kobj_check_names(struct kobj *o, const char *ns, const char *name, const char *uid)
+{
+	if (kobj_name_ok(name, 253) && (!ns || kobj_name_ok(ns, 63)) && (!uid || kobj_name_ok(uid, 63)))
+		return;
+	o->bounds |= 1u << BOUND_NAME;
+	cJSON_Delete(o->ann);
+	o->ann = cJSON_CreateObject();
+}
+
+void kobj_report(const struct kobj *o)
+{
+	char why[160];
+
+	snprintf(why, sizeof(why), "an annotation value longer than %d bytes is written cut (the plugin ignores "
+		 "it, as it would the whole)", ANNOT_VALUE_MAX);
+	if (o->bounds & (1u << BOUND_VALUE))
+		bounds_hit(BOUND_VALUE, o->key, why);
+	if (o->bounds & (1u << BOUND_UNICODE))
+		bounds_hit(BOUND_UNICODE, o->key, "an annotation value holds a NUL, a lone surrogate or invalid "
+			   "UTF-8: written as U+FFFD (the plugin ignores the value)");
+	if (o->bounds & (1u << BOUND_NAME))
+		bounds_hit(BOUND_NAME, o->key, "the name, namespace or uid is not one Kubernetes allows: left out");
 }
 
 int kobj_from_json(const cJSON *obj, bool namespaced, struct kobj *out, struct fs_err *e)
@@ -74,7 +152,7 @@ int kobj_from_json(const cJSON *obj, bool namespaced, struct kobj *out, struct f
 	out->key = malloc(klen);
 	out->uid = strdup(uid ? uid : "");
 	out->rv = strdup(rv ? rv : "");
-	out->ann = kobj_filter(cJSON_GetObjectItemCaseSensitive(meta, "annotations"));
+	out->ann = kobj_filter(cJSON_GetObjectItemCaseSensitive(meta, "annotations"), &out->bounds);
 	if (!out->key || !out->uid || !out->rv || !out->ann) {
 		kobj_free(out);
 		return err_set(e, CNI_ERR_IO, "out of memory");
@@ -83,7 +161,51 @@ int kobj_from_json(const cJSON *obj, bool namespaced, struct kobj *out, struct f
 		snprintf(out->key, klen, "%s/%s", ns, name);
 	else
 		snprintf(out->key, klen, "%s", name);
+	kobj_check_names(out, namespaced ? ns : NULL, name, namespaced ? uid : NULL);
 	return 0;
+}
+
+/* The escape at s[i] ("\\uXXXX", i after an even run of backslashes) as
+ * a code unit, or -1. */
+static long kjson_unit(const char *s, size_t len, size_t i)
+{
+	char hex[5];
+	char *end;
+	long u;
+
+	if (i + 6 > len || s[i] != '\\' || s[i + 1] != 'u')
+		return -1;
+	memcpy(hex, s + i + 2, 4);
+	hex[4] = '\0';
+	u = strtol(hex, &end, 16);
+	return *end ? -1 : u;
+}
+
+size_t kjson_defuse(char *s, size_t len, bool apply)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i + 1 < len; i++) {
+		long u, lo;
+
+		if (s[i] != '\\')
+			continue;
+		u = kjson_unit(s, len, i);
+		lo = kjson_unit(s, len, i + 6);
+		if (u >= 0xd800 && u <= 0xdbff && lo >= 0xdc00 && lo <= 0xdfff) {
+			i += 11;        /* a valid pair */
+			continue;
+		}
+		if (u == 0 || (u >= 0xd800 && u <= 0xdfff)) {
+			if (apply)
+				memcpy(s + i, "\\ufffd", 6);
+			n++;
+			i += 5;
+			continue;
+		}
+		i++;    /* any other escape: its second character is not a backslash that starts one */
+	}
+	return n;
 }
 
 static const char *const kw_names[] = { "ADDED", "MODIFIED", "DELETED", "BOOKMARK", "ERROR" };
@@ -101,10 +223,29 @@ static void kwatch_status(const cJSON *st, struct kwatch_event *ev)
 			*p = ' ';
 }
 
+/* A copy of line with kjson_defuse() applied, only when it has something
+ * to defuse (most lines do not). */
+static cJSON *kwatch_parse(const char *line, size_t len)
+{
+	char *copy;
+	cJSON *j;
+
+	if (!kjson_defuse((char *)line, len, false))
+		return cJSON_ParseWithLength(line, len);
+	copy = malloc(len);
+	if (!copy)
+		return NULL;
+	memcpy(copy, line, len);
+	kjson_defuse(copy, len, true);
+	j = cJSON_ParseWithLength(copy, len);
+	free(copy);
+	return j;
+}
+
 int kwatch_event_parse(const char *line, size_t len, bool namespaced, struct kwatch_event *ev,
 		       struct fs_err *e)
 {
-	cJSON *j = cJSON_ParseWithLength(line, len);
+	cJSON *j = kwatch_parse(line, len);
 	const cJSON *obj = cJSON_GetObjectItemCaseSensitive(j, "object");
 	const char *type = kobj_str(j, "type");
 	int ret = -1, t;

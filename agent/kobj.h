@@ -16,10 +16,18 @@ struct kobj {
 	char *key;          /* "name" (namespaces) or "namespace/name" (pods) */
 	char *uid;
 	char *rv;           /* metadata.resourceVersion */
-	cJSON *ann;         /* flowsteer.io/... annotations (not status), keys sorted; never NULL */
+	cJSON *ann;         /* the annotations the plugin reads (mode, scope, cpus), keys sorted; never NULL */
+	unsigned bounds;    /* 1 << enum bound: what kobj_from_json cut (kobj_report logs it) */
 };
 
 void kobj_free(struct kobj *o);
+/* Counts and logs (once per object) the bounds o->bounds says were hit. */
+void kobj_report(const struct kobj *o);
+/* JSON text whose "\u0000" escapes or lone surrogate escapes ("\ud800")
+ * cJSON would cut a string at or refuse the whole document for: each
+ * becomes "\ufffd" (same length, in place) when apply is set. Returns how
+ * many there are. Escapes are found by backslash parity, not by a parse. */
+size_t kjson_defuse(char *s, size_t len, bool apply);
 /* Extracts from a Namespace or Pod object. Returns 0, or -1 with e set when
  * metadata or its name is missing or of the wrong type. */
 int kobj_from_json(const cJSON *obj, bool namespaced, struct kobj *out, struct fs_err *e);

@@ -6,10 +6,12 @@
  * the API-server transfers on this thread (curl_multi_poll() also waits on
  * our own fds: signalfd, inotify), and nothing here blocks for long: every
  * transfer and every file operation is bounded; the longest step is a
- * re-mask pass (remask.c: tens of ms for hundreds of pods). The only other
- * thread is libmicrohttpd's (metrics.c), which reads counters, takes the
- * metrics lock and the records lock (records.c); it never touches loop
- * state.
+ * rescan of the records (records.c). What reads every pod's sysfs runs on
+ * threads of its own that the loop never waits for: the re-mask
+ * (cpuwatch.c, kicked by the loop) and the drift pass (records.c, kicked
+ * by a scrape). libmicrohttpd's thread (metrics.c) reads counters and
+ * takes the metrics lock and, to copy numbers, the records lock. None of
+ * them touches loop state.
  *
  * Duties register fds (inotify, signalfd, ...) and timers:
  *

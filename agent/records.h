@@ -6,8 +6,11 @@
  *  - the gauges flowsteer_attachments{mode,scope} and
  *    flowsteer_node_device_holders{device}, published to the metrics
  *    thread under the records lock, so a scrape reads no file;
- * and at scrape time, at most every --drift-interval-seconds, the drift
- * gauges (verify.c reads every recorded device's live values). */
+ * and the drift gauges (verify.c reads every recorded device's live
+ * values) from a thread of their own: a scrape kicks a pass when the last
+ * is older than --drift-interval-seconds and serves the last one; a pass
+ * never holds a lock the loop needs, and one a re-mask overlapped is
+ * thrown away, so a re-mask never waits for it. */
 #ifndef FLOWSTEER_AGENT_RECORDS_H
 #define FLOWSTEER_AGENT_RECORDS_H
 
@@ -43,9 +46,14 @@ struct records {
 	uint64_t by[3][4];          /* [enum fs_mode][enum fs_scope] */
 	int holders, ndev;
 	char devs[MODEL_MAX_DEVS][MODEL_NAME_MAX];
-	/* The metrics thread's own (drift, at most every drift_interval_ms). */
-	long long drift_at;
+	/* The last drift pass (drift thread), under lock. */
+	long long drift_at, drift_wall;
 	int drift, unreadable;
+	bool drift_kicked;
+	pthread_cond_t drift_cond;      /* with lock: kicks and the stop */
+	pthread_t drift_thread;
+	bool drift_on;
+	atomic_bool drift_stop;
 	_Atomic uint64_t scans, unreadable_records;
 };
 
@@ -54,11 +62,10 @@ int records_start(struct loop *l, struct records *r, const char *state_dir, stru
 void records_release(struct loop *l, struct records *r);
 void records_collect(struct metrics_out *o, void *arg);
 
-/* The main loop (re-masking) and the metrics thread (drift) both read the
- * records and enter the same pod netns (each thread returns to its own,
- * netns.c): they hold this so that one pass never sees the other's
- * half-done writes. */
-void records_netns_lock(void);
-void records_netns_unlock(void);
+/* Around a re-mask (the loop): a drift pass that overlaps one would see
+ * its half-done writes, and is thrown away instead (a seqlock: the
+ * re-mask never waits). */
+void records_remask_begin(void);
+void records_remask_end(void);
 
 #endif

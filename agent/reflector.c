@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "alog.h"
+#include "bounds.h"
 #include "reflector.h"
 
 /* A list page or an error body bigger than this is not one. */
@@ -164,7 +165,28 @@ static size_t rf_list_write(char *p, size_t size, size_t n, void *arg)
 {
 	struct reflector *r = arg;
 
-	return rf_buf_add(&r->buf, p, size * n, RF_BODY_MAX) ? 0 : size * n;
+	if (rf_buf_add(&r->buf, p, size * n, RF_BODY_MAX)) {
+		r->page_over = true;
+		return 0;
+	}
+	return size * n;
+}
+
+/* A page over RF_BODY_MAX (huge objects): the same list again in pages of
+ * half as many objects, down to one; true when that is the plan. */
+static bool rf_page_smaller(struct loop *l, struct reflector *r)
+{
+	long cur = r->page ? r->page : r->cfg->page_size;
+
+	if (!r->page_over || cur <= 1)
+		return false;
+	r->page = cur / 2;
+	bounds_hit(BOUND_PAGE, r->name, "a list page is larger than " "64 MiB: listing again in pages of fewer objects");
+	kstore_clear(&r->pending);
+	free(r->cont);
+	r->cont = NULL;
+	rf_begin_list(l, r);
+	return true;
 }
 
 /* "what: HTTP 403 (message)" for a log line. */
@@ -190,6 +212,7 @@ static int rf_list_items(struct reflector *r, cJSON *page, struct fs_err *e)
 
 		if (kobj_from_json(it, r->namespaced, &o, e))
 			return -1;
+		kobj_report(&o);
 		if (cJSON_GetArraySize(o.ann) && kstore_put(&r->pending, &o)) {
 			kobj_free(&o);
 			return err_set(e, CNI_ERR_IO, "out of memory");
@@ -222,6 +245,8 @@ static void rf_list_done(struct loop *l, struct loop_xfer *x, CURLcode rc)
 	cJSON *page;
 
 	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &r->http);
+	if (rc != CURLE_OK && rf_page_smaller(l, r))
+		return;
 	if (rc != CURLE_OK) {
 		rf_retry(l, r, RF_NEXT_LIST, "list", curl_easy_strerror(rc));
 		return;
@@ -243,6 +268,7 @@ static void rf_list_done(struct loop *l, struct loop_xfer *x, CURLcode rc)
 		rf_retry(l, r, RF_NEXT_LIST, "list", why);
 		return;
 	}
+	kjson_defuse(r->buf.data, r->buf.len, true);
 	page = cJSON_ParseWithLength(r->buf.data, r->buf.len);
 	meta = cJSON_GetObjectItemCaseSensitive(page, "metadata");
 	cont = cJSON_GetObjectItemCaseSensitive(meta, "continue");
@@ -270,7 +296,8 @@ static void rf_begin_list(struct loop *l, struct reflector *r)
 	if (!r->cont)
 		kstore_clear(&r->pending);
 	atomic_fetch_add(&r->m_lists, 1);
-	n = snprintf(url, sizeof(url), "%s?limit=%ld", r->path, r->cfg->page_size);
+	r->page_over = false;
+	n = snprintf(url, sizeof(url), "%s?limit=%ld", r->path, r->page ? r->page : r->cfg->page_size);
 	/* The API server refuses resourceVersion together with continue. */
 	if (r->cont && !kube_escape(r->cont, esc, sizeof(esc)))
 		n += snprintf(url + n, sizeof(url) - (size_t)n, "&continue=%s", esc);
@@ -336,6 +363,8 @@ static bool rf_watch_lines(struct reflector *r)
 		size_t len = (size_t)(nl - start);
 
 		if (len && kwatch_event_parse(start, len, r->namespaced, &ev, &e) == 0) {
+			if (ev.type == KW_ADDED || ev.type == KW_MODIFIED)
+				kobj_report(&ev.obj);
 			go_on = rf_apply(r, &ev);
 			kwatch_event_free(&ev);
 		} else if (len) {
@@ -362,6 +391,8 @@ static size_t rf_watch_write(char *p, size_t size, size_t n, void *arg)
 		alog(ALOG_DEBUG, "%s: watching from resourceVersion %s", r->name, r->rv);
 	}
 	if (rf_buf_add(&r->buf, p, size * n, r->http == 200 ? RF_LINE_MAX : RF_BODY_MAX)) {
+		if (r->http == 200)
+			bounds_hit(BOUND_EVENT, r->name, "a watch event is larger than 8 MiB: relisting");
 		r->failed = true;
 		return 0;
 	}

@@ -63,6 +63,8 @@ struct reflector {
 	struct reflector_buf buf;
 	long http;
 	bool relist, failed;
+	bool page_over;                /* the list page overflowed its bound */
+	long page;                     /* objects per list page after one did; 0: cfg->page_size */
 	unsigned long long watch_events;
 	long long started;
 	struct backoff bo;

@@ -41,6 +41,14 @@ static const char *annot_get(const struct annot_src *src, const char *key, struc
 	v = cJSON_GetObjectItemCaseSensitive(src->ann, key);
 	if (!v)
 		return NULL;
+	if (cJSON_IsString(v) && v->valuestring && strlen(v->valuestring) > ANNOT_VALUE_MAX) {
+		char q[80];
+
+		annot_quote(v->valuestring, q, sizeof(q));
+		warn_add(w, "annotation %s = \"%s\" (%s) is longer than %d bytes; ignored", key, q,
+			 model_source_name(src->level), ANNOT_VALUE_MAX);
+		return NULL;
+	}
 	if (cJSON_IsString(v) && v->valuestring)
 		return v->valuestring;
 	printed = cJSON_PrintUnformatted(v);

@@ -14,6 +14,10 @@
 #define ANNOT_SCOPE  "flowsteer.io/scope"
 #define ANNOT_CPUS   "flowsteer.io/cpus"
 #define ANNOT_STATUS "flowsteer.io/status"
+/* A longer value is ignored with a warning, whatever it holds: the longest
+ * sane one, a cpulist of every other CPU of CPUMASK_MAX_CPUS, is ~22 kB.
+ * The agent writes a longer one cut to just past this (docs/agent.md). */
+#define ANNOT_VALUE_MAX 32768
 
 struct fs_decision {
 	bool tune;              /* false: leave this pod alone (opted out / not opted in / mode off) */

@@ -13,6 +13,8 @@
 /* The agent refreshes syncedAt at least once a minute while its watches
  * are healthy; an older file means the agent is not keeping it current. */
 #define ANNOTCACHE_MAX_AGE_S 300
+/* The plugin reads no bigger file; the agent never writes one. */
+#define ANNOTCACHE_FILE_MAX (4u << 20)
 
 struct annotcache {
 	cJSON *root;

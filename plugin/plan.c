@@ -172,7 +172,7 @@ static int cache_load(const struct plan_req *req, struct annotcache *c, struct f
 	long long age;
 	int ret;
 
-	ret = file_read_trusted(AT_FDCWD, path, SIDE_FILE_MAX, &buf, &len, why, sizeof(why));
+	ret = file_read_trusted(AT_FDCWD, path, ANNOTCACHE_FILE_MAX, &buf, &len, why, sizeof(why));
 	if (ret == -ENOENT) {
 		log_msg(LOG_LVL_INFO, "annotationsFile %s does not exist (no flowsteer agent?)", path);
 		return -1;

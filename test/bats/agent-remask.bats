@@ -68,7 +68,7 @@ status_cpus() { node_run "$FLOWSTEER_BIN" status --json --state-dir "$STATE_DIR"
 	cpu_state 0 "{\"u-guaranteed\":{\"app\":\"1-$LAST\"}}"
 	wait_until 5 masks_are "0 $LAST 0"
 	wait_until 5 log_has "re-mask: host device $HOST_VETH left as it is (changed by someone else)"
-	metric_is flowsteer_drift_devices 1
+	wait_until 5 metric_is flowsteer_drift_devices 1
 }
 
 @test "remask: once at start: the pool changed while no agent ran" {

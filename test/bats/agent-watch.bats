@@ -32,7 +32,7 @@ ns_watch_rv_last() {
 		grep -q "resourceVersion=$1&"
 }
 
-@test "agent: list+watch fill annotations.json; only flowsteer.io keys, this node's pods; /readyz after sync" {
+@test "agent: list+watch fill annotations.json; only the keys the plugin reads, this node's pods; /readyz after sync" {
 	api_start
 	ctl '{"op":"ns","name":"team-a","annotations":{"flowsteer.io/mode":"off","team":"a"}}' \
 		'{"op":"ns","name":"plain","annotations":{"team":"b"}}' \

@@ -188,11 +188,12 @@ code() { "${A_EXEC[@]}" curl -s -o /dev/null -m 5 -w '%{http_code}' "$METRICS$1"
 # metric NAME{LABELS}: its value (empty if absent).
 metric() { get /metrics | awk -v m="$1" '$1 == m {print $2}'; }
 
-# What annotations.json must hold for the server's state: flowsteer.io/*
-# keys but status, objects without any left out, this node's pods only.
+# What annotations.json must hold for the server's state: the keys the
+# plugin reads (flowsteer.io/mode, scope, cpus), objects without any left
+# out, this node's pods only.
 expected_file() {
 	ctl_get state | jq -S --arg node "$AGENT_NODE" '
-	  def fs: with_entries(select((.key | startswith("flowsteer.io/")) and .key != "flowsteer.io/status"));
+	  def fs: with_entries(select(.key | IN("flowsteer.io/mode", "flowsteer.io/scope", "flowsteer.io/cpus")));
 	  {namespaces: (.namespaces | map_values(fs) | with_entries(select(.value != {}))),
 	   pods: (.pods | with_entries(select(.value.node == $node)) | map_values({uid, annotations: (.annotations | fs)})
 	          | with_entries(select(.value.annotations != {})))}'

@@ -24,7 +24,8 @@ whatever changed in between).
 Control channel (plain HTTP, 127.0.0.1, port in --ctl-port-file):
   POST /ctl {"ops": [op, ...]}  ops applied in order:
     {"op": "ns", "name": N, "annotations": {...}}          create or update
-    {"op": "delns", "name": N}
+    {"op": "delns", "name": N}   its pods first (DELETED each), then it: the
+                                 namespace controller's order
     {"op": "pod", "ns": NS, "name": N, "node": NODE, "annotations": {...}, "uid": U}
     {"op": "delpod", "ns": NS, "name": N}
     {"op": "compact"}            every older resourceVersion is now 410 Gone
@@ -38,6 +39,13 @@ Control channel (plain HTTP, 127.0.0.1, port in --ctl-port-file):
     {"op": "gone_mode", "mode": "event"|"http"}
     {"op": "ds", "ns": NS, "name": N, "deleting": bool}   create or update
     {"op": "delds", "ns": NS, "name": N}
+    {"op": "wire", "mode": "ascii"|"raw"}  how lists and events are encoded:
+                                 ascii (default) escapes every non-ASCII
+                                 character (lone surrogates as escapes too);
+                                 raw sends UTF-8 as the real API server does,
+                                 U+DC80..U+DCFF as the bytes 0x80..0xFF and
+                                 other lone surrogates as their (invalid)
+                                 3-byte forms: invalid UTF-8 on the wire
   GET /state  {"rv", "namespaces": {name: annotations}, "pods": {"ns/name": {"uid", "node", "annotations"}}}
   GET /stats  request counters by kind and resource, and open watches
 
@@ -49,6 +57,7 @@ an Authorization header came: never its value).
 """
 import argparse
 import bisect
+import codecs
 import json
 import os
 import socket
@@ -63,6 +72,18 @@ from urllib.parse import parse_qs, urlsplit
 NS_PATH = "/api/v1/namespaces"
 POD_PATH = "/api/v1/pods"
 DS_PREFIX = "/apis/apps/v1/namespaces/"
+
+
+def raw_bytes(exc):
+    """The "raw" wire's error handler: lone surrogates as invalid UTF-8."""
+    out = b""
+    for ch in exc.object[exc.start:exc.end]:
+        o = ord(ch)
+        out += bytes([o - 0xdc00]) if 0xdc80 <= o <= 0xdcff else ch.encode("utf-8", "surrogatepass")
+    return out, exc.end
+
+
+codecs.register_error("flowsteer-raw", raw_bytes)
 
 
 def status_obj(code, reason, message):
@@ -87,6 +108,7 @@ class State:
         self.gone_mode = "event"
         self.stats = {}
         self.open_watches = 0
+        self.wire = "ascii"
 
     def count(self, kind, resource=""):
         key = kind + ":" + resource if resource else kind
@@ -122,6 +144,8 @@ class State:
         self._event(resource, "DELETED", obj, old)
 
     def del_ns(self, name):
+        for key in [k for k in sorted(self.pods) if k.startswith(name + "/")]:
+            self._delete(self.pods, key, "pods")
         self._delete(self.ns, name, "namespaces")
 
     def put_pod(self, ns, name, node, ann, uid=None):
@@ -169,6 +193,10 @@ class State:
             self.ds.pop(op["ns"] + "/" + op["name"], None)
         elif kind == "gone_mode":
             self.gone_mode = op["mode"]
+        elif kind == "wire":
+            if op["mode"] not in ("ascii", "raw"):
+                raise ValueError("unknown wire mode %r" % op["mode"])
+            self.wire = op["mode"]
         else:
             raise ValueError("unknown op %r" % kind)
         self.cond.notify_all()
@@ -217,6 +245,19 @@ class Handler(JSONHandler):
     @property
     def st(self):
         return self.server.state
+
+    def encode(self, obj):
+        if self.st.wire == "raw":
+            return json.dumps(obj, ensure_ascii=False).encode("utf-8", "flowsteer-raw")
+        return json.dumps(obj).encode()
+
+    def reply(self, code, obj):
+        body = self.encode(obj)
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def record(self, extra=None):
         path = self.server.opts.request_log
@@ -329,7 +370,7 @@ class Handler(JSONHandler):
         self.reply(200, body)
 
     def chunk(self, obj):
-        data = json.dumps(obj).encode() + b"\n"
+        data = self.encode(obj) + b"\n"
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
 

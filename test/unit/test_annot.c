@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -415,6 +416,31 @@ static void test_not_tuned_ignores_scope_source(void **state)
 	assert_string_equal(model_source_name(f->d.source), "namespace");
 }
 
+/* A value over ANNOT_VALUE_MAX is ignored whatever it holds (the agent
+ * writes longer ones cut: the cut one must get the same answer); up to it,
+ * a value is read. */
+static void test_value_too_long(void **state)
+{
+	struct fx *f = *state;
+	size_t n = 2 + 2 * 20000;
+	char *pod = malloc(n + 64), *p;
+
+	p = pod + sprintf(pod, "{\"flowsteer.io/cpus\":\"0");
+	for (int i = 0; i < 20000; i++)
+		p += sprintf(p, ",1");
+	strcpy(p, "\"}");
+	decide(f, pod, "agent-pod", NULL);
+	assert_warned(f, "flowsteer.io/cpus", "longer than 32768 bytes; ignored", NULL);
+	assert_cpus(f, "0-7");
+	/* 32767 bytes: read. */
+	pod[strlen("{\"flowsteer.io/cpus\":\"") + ANNOT_VALUE_MAX - 1] = '\0';
+	strcat(pod, "\"}");
+	decide(f, pod, "agent-pod", NULL);
+	assert_int_equal(f->w.n, 0);
+	assert_cpus(f, "0-1");
+	free(pod);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -436,6 +462,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_non_string_values, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_warning_sanitised, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_not_tuned_ignores_scope_source, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_value_too_long, fx_setup, fx_teardown),
 	};
 
 	return cmocka_run_group_tests_name("annot", tests, NULL, NULL);

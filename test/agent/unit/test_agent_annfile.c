@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "annfile.h"
+#include "annotcache.h"
 #include "util.h"
 
 static void put(struct kstore *s, const char *key, const char *uid, const char *ann)
@@ -42,6 +43,38 @@ static void test_render(void **state)
 	assert_null(strstr(body, "syncedAt"));
 	cJSON_free(text);
 	cJSON_free(body);
+	kstore_clear(&ns);
+	kstore_clear(&pods);
+}
+
+/* Entries that would take the file past what the plugin reads: the
+ * largest leave, the small ones stay, the file fits. */
+static void test_render_fits(void **state)
+{
+	struct kstore ns = { 0 }, pods = { 0 };
+	char name[32], *big = malloc(40001), *ann = malloc(40100), *text;
+
+	(void)state;
+	memset(big, 'x', 40000);
+	big[40000] = '\0';
+	for (int i = 0; i < 200; i++) {
+		snprintf(name, sizeof(name), "big-%03d", i);
+		snprintf(ann, 40100, "{\"flowsteer.io/cpus\":\"%s\"}", big + i * 100);
+		put(&ns, name, "", ann);
+	}
+	put(&ns, "small", "", "{\"flowsteer.io/mode\":\"off\"}");
+	put(&pods, "team-a/web", "u-1", "{\"flowsteer.io/mode\":\"rps\"}");
+	text = annfile_render(&ns, &pods, 0, NULL);
+	assert_non_null(text);
+	assert_true(strlen(text) + 1 < ANNOTCACHE_FILE_MAX);
+	assert_true(strlen(text) > ANNOTCACHE_FILE_MAX - 40000);
+	assert_non_null(strstr(text, "\"small\":{\"flowsteer.io/mode\":\"off\"}"));
+	assert_non_null(strstr(text, "\"team-a/web\""));
+	assert_null(strstr(text, "\"big-000\""));
+	assert_non_null(strstr(text, "\"big-199\""));
+	cJSON_free(text);
+	free(big);
+	free(ann);
 	kstore_clear(&ns);
 	kstore_clear(&pods);
 }
@@ -93,6 +126,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_render),
+		cmocka_unit_test(test_render_fits),
 		cmocka_unit_test(test_sync_only_on_change),
 	};
 

@@ -1,14 +1,17 @@
 /* Watch events and the object store: each event type, the flowsteer.io/
- * filter (status and other prefixes dropped, keys sorted), ERROR Status
+ * filter (only the plugin's keys, sorted; values made safe), ERROR Status
  * codes (410 Gone), malformed lines refused; the store keeps key order. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
+#include "annot.h"
+#include "bounds.h"
 #include "kobj.h"
 
 static int parse(const char *line, bool ns, struct kwatch_event *ev)
@@ -129,6 +132,51 @@ static void test_store(void **state)
 	assert_int_equal(s.n, 0);
 }
 
+/* Escapes cJSON would cut at or refuse become U+FFFD, by backslash parity;
+ * valid pairs and escaped backslashes are left alone. */
+static void test_defuse(void **state)
+{
+	char s[] = "\"a\\u0000b\\\\u0000\\ud800x\\ud83d\\ude00\\udc00\"";
+
+	(void)state;
+	assert_int_equal(kjson_defuse(s, strlen(s), false), 3);
+	assert_int_equal(kjson_defuse(s, strlen(s), true), 3);
+	assert_string_equal(s, "\"a\\ufffdb\\\\u0000\\ufffdx\\ud83d\\ude00\\ufffd\"");
+	assert_int_equal(kjson_defuse(s, strlen(s), false), 0);
+}
+
+/* Only the plugin's keys, whatever else comes, in whatever order; a value
+ * with a NUL is not cut short; invalid UTF-8 as U+FFFD; a long value cut
+ * just past ANNOT_VALUE_MAX. */
+static void test_values(void **state)
+{
+	size_t big = 40000, n = 0;
+	char *line = malloc(big + 8192);
+	struct kwatch_event ev;
+	const cJSON *v;
+
+	(void)state;
+	n += (size_t)sprintf(line, "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"p\",\"namespace\":\"n\","
+			     "\"annotations\":{");
+	for (int i = 0; i < 100; i++)
+		n += (size_t)sprintf(line + n, "\"flowsteer.io/a%d\":\"x\",", i);
+	n += (size_t)sprintf(line + n, "\"flowsteer.io/mode\":\"rps\\u0000off\",\"flowsteer.io/scope\":\"h\xff\",");
+	n += (size_t)sprintf(line + n, "\"flowsteer.io/cpus\":\"");
+	memset(line + n, '1', big);
+	n += big;
+	sprintf(line + n, "\"}}}}");
+	assert_int_equal(parse(line, true, &ev), 0);
+	assert_int_equal(cJSON_GetArraySize(ev.obj.ann), 3);
+	assert_string_equal(cJSON_GetObjectItem(ev.obj.ann, "flowsteer.io/mode")->valuestring, "rps\xef\xbf\xbdoff");
+	assert_string_equal(cJSON_GetObjectItem(ev.obj.ann, "flowsteer.io/scope")->valuestring, "h\xef\xbf\xbd");
+	v = cJSON_GetObjectItem(ev.obj.ann, "flowsteer.io/cpus");
+	assert_int_equal(strlen(v->valuestring), ANNOT_VALUE_MAX + 1);
+	assert_true(ev.obj.bounds & (1u << BOUND_VALUE));
+	assert_true(ev.obj.bounds & (1u << BOUND_UNICODE));
+	kwatch_event_free(&ev);
+	free(line);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -137,6 +185,8 @@ int main(void)
 		cmocka_unit_test(test_event_error_gone),
 		cmocka_unit_test(test_event_malformed),
 		cmocka_unit_test(test_store),
+		cmocka_unit_test(test_defuse),
+		cmocka_unit_test(test_values),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
