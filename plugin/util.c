@@ -359,4 +359,13 @@ void debug_hook(const char *step)
 	if (at && !strcmp(at, step))
 		kill(getpid(), SIGKILL);
 }
+
+int debug_fail(const char *step, int index)
+{
+	const char *at = getenv("FLOWSTEER_DEBUG_FAIL_AT");
+	char want[64];
+
+	snprintf(want, sizeof(want), "%s:%d", step, index);
+	return at && !strcmp(at, want) ? -EIO : 0;
+}
 #endif
