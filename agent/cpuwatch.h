@@ -26,7 +26,7 @@ struct cpuwatch {
 	struct fs_config cfg;       /* cfg.root set: parsed */
 	bool on;
 	/* Read by the metrics thread. */
-	_Atomic uint64_t runs, devices, errors;
+	_Atomic uint64_t runs, devices, errors, device_failures;
 };
 
 /* file: --cpu-manager-state; entry_json: --entry (NULL: the default).

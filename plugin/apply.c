@@ -107,7 +107,8 @@ int apply_dev(int classfd, struct dev *d, unsigned nbits)
 		return qfd;
 	}
 	for (i = 0; i < d->nq && !ret; i++)
-		ret = debug_fail("queue-write", i) ?: queue_apply(qfd, i, d, nbits);
+		ret = debug_fail("queue-write", d->name, i) ?: queue_apply(qfd, i, d, nbits);
+	debug_hook("queues-written");
 	if (ret) {
 		/* Nothing half-applied: what this call wrote goes back. */
 		for (int j = 0; j < d->nq; j++)
