@@ -134,3 +134,32 @@ status_cpus() { node_run "$FLOWSTEER_BIN" status --json --state-dir "$STATE_DIR"
 	assert_json "$output" '.attachments[0].devices[] | select(.name == "eth0") | "\(.status) \(.queuesSet)/\(.queuesTotal) \(.errno) \(.state)"' \
 		"applied 1/1 null ok"
 }
+
+@test "remask: a pod whose container holds a read-only sysfs: the record, status, annotation and drift say what the kernel holds" {
+	api_start
+	ctl '{"op":"pod","ns":"team-a","name":"web","node":"node-1","uid":"u-web"}'
+	p2_add web u-web
+	line=$(status_line "$output")
+	# As runc does for every container: the pod netns's sysfs, read-only.
+	nsenter --net="/run/netns/$POD_NS" unshare -m --propagation private \
+		sh -c 'mount -t sysfs -o ro sysfs /sys && exec sleep 120' &
+	HOLDER=$!
+	cpu_state 0 "{\"u-guaranteed\":{\"app\":\"1-$LAST\"}}"
+	agent_start --drift-interval-seconds 1
+	rec_cpus0() { [ "$(record_json | jq -r .cpus)" = 0 ]; }
+	wait_until 5 rec_cpus0
+	rec=$(record_json | jq -r '.devices[] | select(.name == "eth0") | "\(.status) \(.queuesSet)/\(.queuesTotal) \(.errno)"')
+	if [ "$(mask_list "$(pod_rx rps_cpus)")" = 0 ]; then
+		# The write landed (a sysfs made writable for it): applied.
+		assert_eq "$rec" "applied 1/1 null" "eth0 in the record"
+		wait_until 5 pod_status_is team-a/web "$(sed 's/cpus=[^ ]*/cpus=0/' <<<"$line")"
+		wait_until 5 metric_is flowsteer_drift_devices 0
+	else
+		# eth0 still steers onto the CPUs the kubelet just made exclusive.
+		assert_eq "$rec" "failed 0/1 EROFS" "eth0 in the record"
+		n=$(grep -o '([0-9]* applied' <<<"$line" | tr -dc 0-9)
+		wait_until 5 pod_status_is team-a/web "$(sed -e 's/cpus=[^ ]*/cpus=0/' -e 's|eth0:applied|eth0:failed(0/1,EROFS)|' \
+			-e "s/($n applied, 0 failed)/($((n - 1)) applied, 1 failed)/" <<<"$line")"
+		wait_until 5 metric_is flowsteer_drift_devices 1
+	fi
+}
