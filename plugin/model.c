@@ -223,7 +223,9 @@ int model_failures(const struct attachment *a, char *first, size_t len)
 		first[0] = '\0';
 	for (int i = 0; i < a->ndev; i++) {
 		const struct dev *d = &a->devs[i];
-		bool bad = d->status == DEV_FAILED ||
+		/* Partial from an error fails as failed does; from the queue
+		 * bound or queues that appeared, it is a warning. */
+		bool bad = d->status == DEV_FAILED || (d->status == DEV_PARTIAL && d->err) ||
 			   (d->status == DEV_ABSENT && d->scope != DEV_SCOPE_NODE);
 
 		if (!bad)

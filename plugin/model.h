@@ -153,7 +153,8 @@ long long model_flow_cnt(const struct fs_config *cfg, int nq);
 long long model_roundup_pow2(long long v);
 
 /* Devices that failed (an absent pod-side device counts: Calico just made
- * it); the first is described in `first`. */
+ * it, and so does a partial one whose write failed); the first is
+ * described in `first`. */
 int model_failures(const struct attachment *a, char *first, size_t len);
 /* One line for the log and the flowsteer.io/status annotation: each
  * applied, partial or failed device, the last two with their counts and

@@ -77,6 +77,12 @@ static void test_status_line(void **state)
 	model_dev_settle(dev_new(a, "cali1", MODEL_MAX_QUEUES), 1024, 1100, 0, "bound");
 	model_dev_settle(dev_new(a, "ul0", 1), 1, 1, 0, "-");
 	model_dev_fail(dev_new(a, "tunl0", 0), DEV_ABSENT, "no such device");
+	/* The bound is a warning; the write that failed is a failure. */
+	assert_int_equal(model_failures(a, line, sizeof(line)), 2);
+	assert_string_equal(line, "container device eth0: 0 of 1 queues: re-mask");
+	a->devs[1].err = EIO;
+	assert_int_equal(model_failures(a, NULL, 0), 3);
+	a->devs[1].err = 0;
 	model_status_line(a, line, sizeof(line));
 	assert_string_equal(line, "mode=rps scope=both cpus=0 eth0:failed(0/1,EROFS) cali1:partial(1024/1100) "
 				  "ul0:applied (1 applied, 1 partial, 1 failed)");
