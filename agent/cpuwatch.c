@@ -64,8 +64,8 @@ static void cpuwatch_log(const struct remask_result *r, const char *why, long lo
 	for (int i = 0; i < r->warn.n; i++)
 		alog(ALOG_WARN, "%s", r->warn.items[i]);
 	alog(r->devices ? ALOG_INFO : ALOG_DEBUG,
-	     "re-mask (%s): %d attachment(s), %d device(s) changed (%d queue writes), %d left as they were, %lld ms",
-	     why, r->attachments, r->devices, r->queues, r->left, ms);
+	     "re-mask (%s): %d attachment(s), %d device(s) changed (%d queue writes), %d left as they were, %d failed or partial, %lld ms",
+	     why, r->attachments, r->devices, r->queues, r->left, r->failed, ms);
 }
 
 static void cpuwatch_run(struct cpuwatch *c, const char *why)
@@ -93,6 +93,7 @@ static void cpuwatch_run(struct cpuwatch *c, const char *why)
 	} else {
 		atomic_fetch_add(&c->runs, 1);
 		atomic_fetch_add(&c->devices, (uint64_t)r.devices);
+		atomic_fetch_add(&c->device_failures, (uint64_t)r.failed);
 		cpuwatch_log(&r, why, mono_ms() - t0);
 	}
 	warn_free(&r.warn);
@@ -222,4 +223,8 @@ void cpuwatch_collect(struct metrics_out *o, void *arg)
 	metrics_single_u64(o, "flowsteer_remask_errors_total", "counter",
 			   "Re-mask passes that could not run (the stateDir lock, the CPU lists, no writable sysfs).",
 			   atomic_load(&c->errors));
+	metrics_single_u64(o, "flowsteer_remask_device_failures_total", "counter",
+			   "Devices a re-mask pass could not bring to the new mask (a write failed: the device is "
+			   "failed or partial in its record and status annotation, and counts as drift).",
+			   atomic_load(&c->device_failures));
 }

@@ -35,7 +35,7 @@ struct cpuwatch {
 	const char *why;
 	bool stop, th_on;
 	/* Read by the metrics thread. */
-	_Atomic uint64_t runs, devices, errors;
+	_Atomic uint64_t runs, devices, errors, device_failures;
 };
 
 /* file: --cpu-manager-state; entry_json: --entry (NULL: the default).

@@ -285,7 +285,7 @@ static int drift_visit(const char *file, struct attachment *a, const struct fs_e
 	/* a is this pass's copy: a node device an earlier holder had checked is
 	 * not read again. */
 	for (int i = 0; i < a->ndev; i++)
-		if (a->devs[i].scope == DEV_SCOPE_NODE && a->devs[i].status == DEV_APPLIED &&
+		if (a->devs[i].scope == DEV_SCOPE_NODE && model_dev_held(&a->devs[i]) &&
 		    node_seen(d, a->devs[i].name))
 			a->devs[i].status = DEV_SKIPPED;
 	verify_attachment(a, NULL, d->v, &n);
@@ -437,8 +437,9 @@ void records_collect(struct metrics_out *o, void *arg)
 	}
 	pthread_mutex_unlock(&r->lock);
 	metrics_single_u64(o, "flowsteer_drift_devices", "gauge",
-			   "Tuned devices whose live rps_cpus or rps_flow_cnt differ from what flowsteer recorded "
-			   "(changed by someone else); node devices counted once. Pod interfaces are read inside "
+			   "Tuned devices whose live rps_cpus or rps_flow_cnt differ from what flowsteer wants "
+			   "(changed by someone else, or a re-mask write that failed: such a device may steer onto "
+			   "a CPU the kubelet made exclusive); node devices counted once. Pod interfaces are read inside "
 			   "their netns (needs CAP_SYS_ADMIN). From the last drift pass (a thread of its own, at most "
 			   "every --drift-interval-seconds, started by a scrape).",
 			   (unsigned long long)drift);

@@ -1,6 +1,7 @@
 /* `flowsteer status [--json] [--state-dir DIR] [--cpu-manager-state FILE]`:
  * the operator's drift view (containerd never runs CHECK). Live values of
- * pod interfaces are read inside each pod netns. Exit 3 on drift. */
+ * pod interfaces are read inside each pod netns. Exit 3 on drift or a
+ * partial or failed device. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@ struct status_view {
 	cJSON *root;
 	cJSON *arr;
 	int drift;
+	int unapplied;          /* partial or failed: flowsteer's own write fell short */
 	int n;
 };
 
@@ -46,12 +48,15 @@ static cJSON *dev_view_json(const struct status_view *w, const struct verify_dev
 	cJSON_AddStringToObject(j, "state", verify_state_name(v->state));
 	if (v->msg[0])
 		cJSON_AddStringToObject(j, "detail", v->msg);
-	return j;
+	cJSON_AddStringToObject(j, "status", model_status_name(v->dev->status));
+	if (v->dev->status != DEV_APPLIED)
+		cJSON_AddStringToObject(j, "reason", v->dev->reason);
+	return state_dev_outcome_json(j, v->dev);
 }
 
 static void dev_view_text(const struct status_view *w, const struct verify_dev *v)
 {
-	char want[CPUMASK_HEX_MAX], live[CPUMASK_HEX_MAX], wf[24] = "-", lf[24] = "-";
+	char want[CPUMASK_HEX_MAX], live[CPUMASK_HEX_MAX], wf[24] = "-", lf[24] = "-", q[32];
 
 	hex(w, &v->dev->want_cpus, want, sizeof(want));
 	hex(w, &v->live_cpus, live, sizeof(live));
@@ -59,10 +64,15 @@ static void dev_view_text(const struct status_view *w, const struct verify_dev *
 		snprintf(wf, sizeof(wf), "%lld", v->dev->want_flow);
 	if (v->live_flow >= 0)
 		snprintf(lf, sizeof(lf), "%lld", v->live_flow);
-	printf("  %-16s %-9s %6d  %-18.18s %-18.18s %8s %8s  %s%s%s\n", v->dev->name,
-	       model_scope_name(v->dev->scope), v->queues, want,
+	snprintf(q, sizeof(q), "%d/%d", v->dev->nq_set, v->dev->nq_total);
+	printf("  %-16s %-9s %9s  %-18.18s %-18.18s %8s %8s  %s%s%s", v->dev->name,
+	       model_scope_name(v->dev->scope), q, want,
 	       v->state <= VERIFY_DRIFT ? live : "-", wf, lf, v->state == VERIFY_DRIFT ? "DRIFT" : verify_state_name(v->state),
 	       v->state ? ": " : "", v->state ? v->msg : "");
+	/* What flowsteer could not write, in capitals as a drift is. */
+	if (v->dev->status != DEV_APPLIED)
+		printf("  %s: %s", v->dev->status == DEV_PARTIAL ? "PARTIAL" : "FAILED", v->dev->reason);
+	printf("\n");
 }
 
 static cJSON *attachment_view_json(const struct attachment *a)
@@ -108,12 +118,14 @@ static int status_visit(const char *file, struct attachment *a, const struct fs_
 		printf("%s/%s  container %.12s  %s  mode=%s scope=%s cpus=%s source=%s\n", a->pod_namespace,
 		       a->pod_name, a->container_id, a->netns, config_mode_name(a->mode),
 		       config_scope_name(a->scope), cpus, model_source_name(a->source));
-		printf("  %-16s %-9s %6s  %-18s %-18s %8s %8s  %s\n", "DEVICE", "SCOPE", "QUEUES",
+		printf("  %-16s %-9s %9s  %-18s %-18s %8s %8s  %s\n", "DEVICE", "SCOPE", "QUEUES",
 		       "RPS_CPUS(REC)", "RPS_CPUS(LIVE)", "FLOW", "LIVE", "STATE");
 	}
 	for (int i = 0; i < n; i++) {
 		if (v[i].state == VERIFY_DRIFT)
 			w->drift++;
+		if (v[i].dev->status != DEV_APPLIED)
+			w->unapplied++;
 		if (w->json)
 			cJSON_AddItemToArray(devs, dev_view_json(w, &v[i]));
 		else
@@ -298,12 +310,14 @@ int cli_status(int argc, char **argv)
 	state_close(&st);
 	if (w.json) {
 		cJSON_AddNumberToObject(w.root, "drift", w.drift);
+		cJSON_AddNumberToObject(w.root, "unapplied", w.unapplied);
 		cni_json_print(stdout, w.root);
 		cJSON_Delete(w.root);
-	} else if (w.drift) {
-		printf("\n%d device(s) drifted from their recorded values\n", w.drift);
+	} else if (w.drift || w.unapplied) {
+		printf("\n%d device(s) drifted from their recorded values, %d partial or failed\n", w.drift,
+		       w.unapplied);
 	}
 	if (ret < 0)
 		fprintf(stderr, "flowsteer status: reading %s/attachments: %s\n", cfg.state_dir, strerror(-ret));
-	return ret < 0 ? 1 : w.drift ? 3 : 0;
+	return ret < 0 ? 1 : w.drift || w.unapplied ? 3 : 0;
 }

@@ -33,21 +33,23 @@ static int queue_apply(int qfd, int i, struct dev *d, unsigned nbits)
 	return 0;
 }
 
-static void queue_revert(int qfd, int i, struct dev *d, unsigned nbits)
+/* Returns 1 when the queue still holds flowsteer's value (its restore
+ * failed: the record keeps it, a later DEL tries again), else 0. */
+static int queue_revert(int qfd, int i, struct dev *d, unsigned nbits)
 {
 	struct dev_queue *q = &d->q[i];
 	struct cpumask live;
 	char now[128], set[128];
 	long long flow;
-	int ret;
+	int ret, kept = 0;
 
 	if (!q->wrote_cpus && !q->wrote_flow)
-		return;
+		return 0;
 	ret = sysfs_queue_read(qfd, i, &live, &flow);
 	if (ret) {
 		log_msg(LOG_LVL_WARN, "restoring %s device %s: reading %s rx-%d: %s", model_scope_name(d->scope),
 			d->name, d->name, i, strerror(-ret));
-		return;
+		return ret != -ENOENT;
 	}
 	if (q->wrote_cpus && !cpumask_equal(&live, &q->set_cpus)) {
 		cpumask_format_list(&live, now, sizeof(now));
@@ -57,6 +59,7 @@ static void queue_revert(int qfd, int i, struct dev *d, unsigned nbits)
 	} else if (q->wrote_cpus && (ret = sysfs_queue_write(qfd, i, &q->orig_cpus, nbits, -1))) {
 		log_msg(LOG_LVL_WARN, "restoring %s device %s: writing %s rx-%d rps_cpus: %s",
 			model_scope_name(d->scope), d->name, d->name, i, strerror(-ret));
+		kept = 1;
 	}
 	if (q->wrote_flow && flow != q->set_flow)
 		log_msg(LOG_LVL_WARN, "%s rx-%d: rps_flow_cnt is %lld, not flowsteer's %lld: left as it is",
@@ -64,13 +67,35 @@ static void queue_revert(int qfd, int i, struct dev *d, unsigned nbits)
 	else if (q->wrote_flow && (ret = sysfs_queue_write(qfd, i, NULL, nbits, q->orig_flow)))
 		log_msg(LOG_LVL_WARN, "restoring %s device %s: writing %s rx-%d rps_flow_cnt: %s",
 			model_scope_name(d->scope), d->name, d->name, i, strerror(-ret));
-	q->wrote_cpus = q->wrote_flow = false;
+	if (!kept)
+		q->wrote_cpus = q->wrote_flow = false;
+	return kept;
+}
+
+/* The outcome once d was written: its queues are counted again, since one
+ * that appeared meanwhile does not hold flowsteer's value. A device beyond
+ * the safety bound is logged. */
+static void dev_outcome(int qfd, struct dev *d, int set, int err, const char *why)
+{
+	int now = sysfs_queues_count(qfd), total = d->nq_total > now ? d->nq_total : now;
+
+	if (d->nq_total > d->nq)
+		log_msg(LOG_LVL_WARN, "%s device %s has %d rx queues: flowsteer writes the first %d (a safety bound, docs/devices.md); the others are left as they are",
+			model_scope_name(d->scope), d->name, d->nq_total, d->nq);
+	if (err)
+		model_dev_settle(d, set, total, err, "%s", why);
+	else if (now > d->nq_total)
+		model_dev_settle(d, set, total, 0, "rx-%d to rx-%d appeared while %s was written: left as they are",
+				 d->nq_total, now - 1, d->name);
+	else
+		model_dev_settle(d, set, total, 0, "rx-%d and above left as they are (at most %d queues are written, a safety bound)",
+				 d->nq, MODEL_MAX_QUEUES);
 }
 
 int apply_dev(int classfd, struct dev *d, unsigned nbits)
 {
-	char hex[CPUMASK_HEX_MAX] = "";
-	int qfd, ret = 0, i;
+	char hex[CPUMASK_HEX_MAX] = "", why[sizeof(d->reason)] = "";
+	int qfd, ret = 0, i, kept = 0;
 
 	if (d->status != DEV_APPLIED)
 		return 0;
@@ -78,18 +103,21 @@ int apply_dev(int classfd, struct dev *d, unsigned nbits)
 	if (qfd < 0) {
 		model_dev_fail(d, qfd == -ENOENT ? DEV_ABSENT : DEV_FAILED, "opening %s/queues: %s", d->name,
 			       strerror(-qfd));
+		d->err = -qfd;
 		return qfd;
 	}
 	for (i = 0; i < d->nq && !ret; i++)
-		ret = queue_apply(qfd, i, d, nbits);
+		ret = debug_fail("queue-write", d->name, i) ?: queue_apply(qfd, i, d, nbits);
+	debug_hook("queues-written");
 	if (ret) {
 		/* Nothing half-applied: what this call wrote goes back. */
 		for (int j = 0; j < d->nq; j++)
-			queue_revert(qfd, j, d, nbits);
+			kept += queue_revert(qfd, j, d, nbits);
 		cpumask_format_hex(&d->want_cpus, nbits, hex, sizeof(hex));
-		model_dev_fail(d, DEV_FAILED, "writing %s rx-%d rps_cpus=%.64s: %s", d->name, i - 1, hex,
-			       strerror(-ret));
+		snprintf(why, sizeof(why), "writing %s rx-%d rps_cpus=%.64s: %s", d->name, i - 1, hex,
+			 strerror(-ret));
 	}
+	dev_outcome(qfd, d, ret ? kept : d->nq, -ret, why);
 	close(qfd);
 	return ret;
 }
@@ -133,8 +161,9 @@ void apply_pod(const struct kview *kv, struct attachment *a)
 		if (d->scope == DEV_SCOPE_CONTAINER)
 			debug_hook("after-container");
 		/* Absent counts too: Calico just created it. */
-		if (d->status == DEV_FAILED || d->status == DEV_ABSENT)
-			warn_add(&a->warn, "%s device %s: %s", model_scope_name(d->scope), d->name, d->reason);
+		if (d->status == DEV_FAILED || d->status == DEV_ABSENT || d->status == DEV_PARTIAL)
+			warn_add(&a->warn, "%s device %s: %s%s", model_scope_name(d->scope), d->name,
+				 d->status == DEV_PARTIAL ? "partial: " : "", d->reason);
 	}
 }
 
@@ -377,8 +406,11 @@ static int node_write_all(const struct kview *kv, struct node_state *n, struct a
 			continue;
 		if (k++ == 1)
 			debug_hook("node-partial");
-		if (apply_dev(kv->host_class, d, a->nbits) == 0)
+		if (apply_dev(kv->host_class, d, a->nbits) == 0) {
+			if (d->status == DEV_PARTIAL)
+				warn_add(&a->warn, "node device %s: partial: %s", d->name, d->reason);
 			continue;
+		}
 		warn_add(&a->warn, "node device %s: %s", d->name, d->reason);
 		undone |= node_undo(n, d, &u[i]);
 	}
@@ -484,7 +516,7 @@ void apply_rollback(struct state *st, const struct kview *kv, struct attachment 
 		apply_node_release(st, true);
 	}
 	for (int i = 0; i < a->ndev; i++)
-		if (a->devs[i].status == DEV_APPLIED)
+		if (a->devs[i].status == DEV_APPLIED || a->devs[i].status == DEV_PARTIAL)
 			model_dev_fail(&a->devs[i], DEV_FAILED, "rolled back");
 	/* The sysctl as it is now: still raised only while a pod holds the
 	 * node. */

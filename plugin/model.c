@@ -8,7 +8,7 @@
 #include "util.h"
 
 static const char *const scope_names[] = { "container", "host", "node" };
-static const char *const status_names[] = { "applied", "absent", "skipped", "failed" };
+static const char *const status_names[] = { "applied", "absent", "skipped", "failed", "partial" };
 static const char *const sock_names[] = { "untouched", "applied", "absent", "failed" };
 static const char *const source_names[] = { "config", "namespace", "agent-pod", "runtime" };
 
@@ -90,6 +90,7 @@ void model_dev_fail(struct dev *d, enum dev_status status, const char *fmt, ...)
 	va_list ap;
 
 	d->status = status;
+	d->nq_set = 0;
 	va_start(ap, fmt);
 	vsnprintf(d->reason, sizeof(d->reason), fmt, ap);
 	va_end(ap);
@@ -109,6 +110,54 @@ bool model_dev_wrote(const struct dev *d)
 		if (d->q[i].wrote_cpus || d->q[i].wrote_flow)
 			return true;
 	return false;
+}
+
+bool model_dev_held(const struct dev *d)
+{
+	return d->status == DEV_APPLIED || d->status == DEV_PARTIAL ||
+	       (d->status == DEV_FAILED && model_dev_wrote(d));
+}
+
+void model_dev_settle(struct dev *d, int set, int total, int err, const char *fmt, ...)
+{
+	va_list ap;
+	size_t off;
+
+	d->nq_set = set;
+	d->nq_total = total > set ? total : set;
+	d->err = err;
+	d->reason[0] = '\0';
+	if (set == d->nq_total && set > 0 && !err) {
+		d->status = DEV_APPLIED;
+		return;
+	}
+	d->status = set > 0 ? DEV_PARTIAL : DEV_FAILED;
+	off = (size_t)snprintf(d->reason, sizeof(d->reason), "%d of %d queues: ", set, d->nq_total);
+	va_start(ap, fmt);
+	if (off < sizeof(d->reason))
+		vsnprintf(d->reason + off, sizeof(d->reason) - off, fmt, ap);
+	va_end(ap);
+}
+
+const char *model_errno_name(int err, char *buf, size_t len)
+{
+	const char *n = err > 0 ? strerrorname_np(err) : NULL;
+
+	snprintf(buf, len, "%s", n ? n : "");
+	if (!n && err > 0)
+		snprintf(buf, len, "%d", err);
+	return buf;
+}
+
+int model_errno_parse(const char *name)
+{
+	for (int i = 1; i < 4096; i++) {
+		const char *n = strerrorname_np(i);
+
+		if (n && !strcmp(n, name))
+			return i;
+	}
+	return 0;
 }
 
 const char *model_scope_name(enum dev_scope s)
@@ -174,7 +223,9 @@ int model_failures(const struct attachment *a, char *first, size_t len)
 		first[0] = '\0';
 	for (int i = 0; i < a->ndev; i++) {
 		const struct dev *d = &a->devs[i];
-		bool bad = d->status == DEV_FAILED ||
+		/* Partial from an error fails as failed does; from the queue
+		 * bound or queues that appeared, it is a warning. */
+		bool bad = d->status == DEV_FAILED || (d->status == DEV_PARTIAL && d->err) ||
 			   (d->status == DEV_ABSENT && d->scope != DEV_SCOPE_NODE);
 
 		if (!bad)
@@ -192,10 +243,22 @@ int model_failures(const struct attachment *a, char *first, size_t len)
 	return n;
 }
 
+/* " eth0:applied", " eth0:partial(1024/1100)", " eth0:failed(0/1,EROFS)" */
+static size_t status_dev(const struct dev *d, char *buf, size_t len)
+{
+	char en[32] = "";
+
+	if (d->status == DEV_APPLIED)
+		return (size_t)snprintf(buf, len, " %s:applied", d->name);
+	model_errno_name(d->err, en, sizeof(en));
+	return (size_t)snprintf(buf, len, " %s:%s(%d/%d%s%s)", d->name, model_status_name(d->status),
+				d->nq_set, d->nq_total, en[0] ? "," : "", en);
+}
+
 void model_status_line(const struct attachment *a, char *buf, size_t len)
 {
 	char cpus[256] = "";
-	int applied = 0, failed = 0;
+	int applied = 0, partial = 0, failed = 0;
 	size_t off;
 
 	cpumask_format_list(&a->cpus, cpus, sizeof(cpus));
@@ -204,14 +267,14 @@ void model_status_line(const struct attachment *a, char *buf, size_t len)
 	for (int i = 0; i < a->ndev && off < len; i++) {
 		const struct dev *d = &a->devs[i];
 
-		if (d->status == DEV_APPLIED)
-			applied++;
-		else if (d->status == DEV_FAILED)
-			failed++;
-		if (d->status == DEV_APPLIED || d->status == DEV_FAILED)
-			off += (size_t)snprintf(buf + off, len - off, " %s:%s", d->name,
-						model_status_name(d->status));
+		applied += d->status == DEV_APPLIED;
+		partial += d->status == DEV_PARTIAL;
+		failed += d->status == DEV_FAILED;
+		if (d->status == DEV_APPLIED || d->status == DEV_PARTIAL || d->status == DEV_FAILED)
+			off += status_dev(d, buf + off, len - off);
 	}
-	if (off < len)
+	if (off < len && partial)
+		snprintf(buf + off, len - off, " (%d applied, %d partial, %d failed)", applied, partial, failed);
+	else if (off < len)
 		snprintf(buf + off, len - off, " (%d applied, %d failed)", applied, failed);
 }

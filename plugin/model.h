@@ -6,6 +6,7 @@
 #define FLOWSTEER_MODEL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "config.h"
 #include "cpumask.h"
@@ -14,13 +15,17 @@
 
 #define MODEL_NAME_MAX 16        /* IFNAMSIZ */
 #define MODEL_MAX_DEVS 48        /* pod interface + host veth + node devices */
+/* A safety bound: the rx queues of a device that flowsteer reads, writes
+ * and records (docs/devices.md). Queues above it are left untouched and
+ * make the device partial. */
 #define MODEL_MAX_QUEUES 1024
 #define MODEL_BOOT_ID_LEN 36     /* /proc/sys/kernel/random/boot_id */
 #define MODEL_NETNS_MAX 512
 #define MODEL_K8S_NAME_MAX 254   /* DNS-1123 subdomain + NUL */
 
 enum dev_scope { DEV_SCOPE_CONTAINER, DEV_SCOPE_HOST, DEV_SCOPE_NODE };
-enum dev_status { DEV_APPLIED, DEV_ABSENT, DEV_SKIPPED, DEV_FAILED };
+/* partial: some queues but not all hold the wanted values. */
+enum dev_status { DEV_APPLIED, DEV_ABSENT, DEV_SKIPPED, DEV_FAILED, DEV_PARTIAL };
 enum sock_status { SOCK_UNTOUCHED, SOCK_APPLIED, SOCK_ABSENT, SOCK_FAILED };
 /* Where a pod's decision came from; the order is the precedence. */
 enum decision_source { SRC_CONFIG, SRC_NAMESPACE, SRC_AGENT_POD, SRC_RUNTIME };
@@ -49,6 +54,13 @@ struct dev {
 	long long want_flow;
 	int nq;
 	struct dev_queue *q;
+	/* The outcome of the last write (ADD or re-mask): queues holding the
+	 * wanted values, of all the device had (queues beyond MODEL_MAX_QUEUES
+	 * or created while it was written count, unwritten); the errno that
+	 * stopped the write (0: none). */
+	int nq_set;
+	int nq_total;
+	int err;
 };
 
 /* net.core.rps_sock_flow_entries (initial netns only). */
@@ -113,6 +125,18 @@ struct dev *model_dev_find(struct dev *devs, int ndev, const char *name);
 
 /* Whether any queue of d was written (a revert has something to do). */
 bool model_dev_wrote(const struct dev *d);
+/* Whether flowsteer tunes d: applied, partial, or failed while queues
+ * still hold flowsteer's values (a re-mask that could not write). A re-mask
+ * follows these, CHECK and `flowsteer status` verify them. */
+bool model_dev_held(const struct dev *d);
+/* Settles d's outcome from its counts: every queue set is applied, some
+ * partial, none failed; the reason says "S of T queues: why". */
+void model_dev_settle(struct dev *d, int set, int total, int err, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+/* "EROFS" for 30 (its number when the C library has no name); 0 for an
+ * unknown name. */
+const char *model_errno_name(int err, char *buf, size_t len);
+int model_errno_parse(const char *name);
 
 const char *model_scope_name(enum dev_scope s);
 const char *model_status_name(enum dev_status s);
@@ -129,9 +153,12 @@ long long model_flow_cnt(const struct fs_config *cfg, int nq);
 long long model_roundup_pow2(long long v);
 
 /* Devices that failed (an absent pod-side device counts: Calico just made
- * it); the first is described in `first`. */
+ * it, and so does a partial one whose write failed); the first is
+ * described in `first`. */
 int model_failures(const struct attachment *a, char *first, size_t len);
-/* One line for the log and the flowsteer.io/status annotation. */
+/* One line for the log and the flowsteer.io/status annotation: each
+ * applied, partial or failed device, the last two with their counts and
+ * errno ("eth0:failed(0/1,EROFS)"). */
 void model_status_line(const struct attachment *a, char *buf, size_t len);
 
 #endif

@@ -235,6 +235,7 @@ void plan_dev_read(int classfd, struct dev *d)
 		return;
 	}
 	n = sysfs_queues_count(qfd);
+	d->nq_total = n > 0 ? n : 0;
 	if (n < 0 || (ret = model_dev_set_queues(d, n > MODEL_MAX_QUEUES ? MODEL_MAX_QUEUES : n))) {
 		model_dev_fail(d, DEV_FAILED, "listing %s/queues: %s", d->name, strerror(n < 0 ? -n : -ret));
 	} else if (n == 0) {

@@ -19,25 +19,59 @@ struct remask {
 	struct cpus_excluded excluded;
 	unsigned nbits;
 	int host_class;
+	struct node_state *node;        /* node.json as re-masked: its devices' outcomes */
 	struct remask_result *r;
 };
 
+/* Queues of d whose recorded value (what flowsteer wrote, else the
+ * original) is want: after a pass, what the kernel holds. */
+static int dev_set_count(const struct dev *d, int live_nq, const struct cpumask *want)
+{
+	int set = 0;
+
+	for (int i = 0; i < d->nq && i < live_nq; i++)
+		set += cpumask_equal(d->q[i].wrote_cpus ? &d->q[i].set_cpus : &d->q[i].orig_cpus, want);
+	return set;
+}
+
+/* d's outcome after a pass towards want: the record wants want, and says
+ * how many queues hold it (a write that failed keeps the old value). */
+static void dev_remask_outcome(struct remask *m, struct dev *d, const struct dev *live,
+			       const struct cpumask *want, int err, const char *why)
+{
+	char list[128] = "";
+
+	d->want_cpus = *want;
+	cpumask_format_list(want, list, sizeof(list));
+	model_dev_settle(d, dev_set_count(d, live->nq, want), live->nq_total ? live->nq_total : d->nq_total, err,
+			 "re-mask to CPUs %s: %s", list[0] ? list : "-", why);
+	if (d->status != DEV_APPLIED) {
+		m->r->failed++;
+		warn_add(&m->r->warn, "re-mask: %s device %s: %s: %s", model_scope_name(d->scope), d->name,
+			 model_status_name(d->status), d->reason);
+	}
+}
+
 /* The new mask of one queue set, written where the kernel still holds
  * flowsteer's value. Returns 1 when something was written, 0 when nothing
- * had to change, -1 when the device is left as it is. */
+ * had to change, -1 when the device is left as it is or failed. */
 static int dev_remask(struct remask *m, int classfd, struct dev *d, const struct cpumask *want)
 {
 	struct dev live = { .status = DEV_APPLIED };
-	int qfd, n = 0, ret = 0;
+	char why[160] = "queues beyond those recorded left as they are";
+	int qfd = classfd, n = 0, ret = 0, i;
 
 	snprintf(live.name, sizeof(live.name), "%s", d->name);
-	plan_dev_read(classfd, &live);
+	if (classfd >= 0)
+		plan_dev_read(classfd, &live);
+	else
+		model_dev_fail(&live, DEV_FAILED, "its netns's sysfs: %s", strerror(-classfd));
 	/* A queue flowsteer did not write held what it wanted already: the
 	 * original is what it must still hold. */
-	for (int i = 0; live.status == DEV_APPLIED && i < d->nq && i < live.nq; i++)
+	for (i = 0; live.status == DEV_APPLIED && i < d->nq && i < live.nq; i++)
 		if (!cpumask_equal(&live.q[i].orig_cpus, d->q[i].wrote_cpus ? &d->q[i].set_cpus : &d->q[i].orig_cpus))
 			live.status = DEV_SKIPPED;
-	if (live.status != DEV_APPLIED) {
+	if (live.status == DEV_SKIPPED || live.status == DEV_ABSENT) {
 		/* A warning, not a log line: the agent, which runs this, has no
 		 * plugin log and reports the warnings itself. */
 		warn_add(&m->r->warn, "re-mask: %s device %s left as it is (%s)", model_scope_name(d->scope),
@@ -45,8 +79,9 @@ static int dev_remask(struct remask *m, int classfd, struct dev *d, const struct
 		model_dev_free(&live);
 		return -1;
 	}
-	qfd = sysfs_queues_open(classfd, d->name);
-	for (int i = 0; qfd >= 0 && i < d->nq && i < live.nq && !ret; i++) {
+	if (live.status == DEV_APPLIED)
+		qfd = sysfs_queues_open(classfd, d->name);
+	for (i = 0; live.status == DEV_APPLIED && qfd >= 0 && i < d->nq && i < live.nq && !ret; i++) {
 		if (cpumask_equal(&live.q[i].orig_cpus, want))
 			continue;
 		ret = sysfs_queue_write(qfd, i, want, m->nbits, -1);
@@ -56,22 +91,23 @@ static int dev_remask(struct remask *m, int classfd, struct dev *d, const struct
 			n++;
 		}
 	}
-	if (qfd >= 0)
+	if (live.status != DEV_APPLIED)
+		snprintf(why, sizeof(why), "%.150s", live.reason);
+	else if (qfd < 0 || ret)
+		snprintf(why, sizeof(why), "writing %s rx-%d: %s", d->name, qfd < 0 ? 0 : i - 1,
+			 strerror(qfd < 0 ? -qfd : -ret));
+	if (qfd >= 0 && live.status == DEV_APPLIED)
 		close(qfd);
-	else
-		ret = qfd;
 	m->r->queues += n;
+	/* The record wants the new mask; the queues a write could not reach
+	 * (a read-only sysfs, a pod in a user namespace without
+	 * CAP_DAC_OVERRIDE) keep what the kernel holds, and the device says
+	 * failed or partial with the errno (docs/agent.md). */
+	dev_remask_outcome(m, d, &live, want,
+			   classfd < 0 ? -classfd : live.status != DEV_APPLIED ? 0 : qfd < 0 ? -qfd : -ret, why);
 	model_dev_free(&live);
-	/* The record keeps wanting the old mask where the new one could not
-	 * be written (a pod in a user namespace without CAP_DAC_OVERRIDE):
-	 * what it says must be what flowsteer asked of the kernel. Queues
-	 * written before the failure are noted all the same (1: the record
-	 * must be saved). */
-	if (ret) {
-		warn_add(&m->r->warn, "re-mask: writing %s: %s", d->name, strerror(-ret));
+	if (d->status != DEV_APPLIED)
 		return n > 0 ? 1 : -1;
-	}
-	d->want_cpus = *want;
 	return n > 0;
 }
 
@@ -98,14 +134,37 @@ static void pod_mask(struct remask *m, struct attachment *a, struct cpumask *out
 	}
 }
 
+/* Whether a pass changed what the record says of d. */
+static bool dev_outcome_changed(const struct dev *d, const struct dev *before)
+{
+	return d->status != before->status || d->nq_set != before->nq_set || d->nq_total != before->nq_total ||
+	       d->err != before->err || strcmp(d->reason, before->reason) ||
+	       !cpumask_equal(&d->want_cpus, &before->want_cpus);
+}
+
+/* A node device in a record takes the node's mask and the outcome of
+ * node.json's pass over it. */
+static void record_node_dev(struct remask *m, struct dev *d)
+{
+	const struct dev *nd = m->node ? model_dev_find(m->node->devs, m->node->ndev, d->name) : NULL;
+
+	d->want_cpus = m->node_mask;
+	if (!nd || !nd->nq_total)
+		return;
+	d->status = nd->status;
+	d->nq_set = nd->nq_set;
+	d->nq_total = nd->nq_total;
+	d->err = nd->err;
+	snprintf(d->reason, sizeof(d->reason), "%s", nd->reason);
+}
+
 static int record_remask(const char *file, struct attachment *a, const struct fs_err *err, void *arg)
 {
 	struct remask *m = arg;
 	struct fs_err e = { 0 };
 	struct cpumask want;
-	int podfd = -1, ret;
-	bool pod_tried = false;
-	bool changed = false;
+	int podfd = -ENOENT, ret;
+	bool pod_tried = false, changed = false;
 
 	if (!a) {
 		log_msg(LOG_LVL_WARN, "re-mask: %s: %s", file, err->msg);
@@ -114,24 +173,23 @@ static int record_remask(const char *file, struct attachment *a, const struct fs
 	m->r->attachments++;
 	pod_mask(m, a, &want);
 	for (int i = 0; i < a->ndev; i++) {
-		struct dev *d = &a->devs[i];
+		struct dev *d = &a->devs[i], before = *d;
 
-		if (d->status != DEV_APPLIED || d->scope == DEV_SCOPE_NODE)
+		if (!model_dev_held(d))
 			continue;
-		if (d->scope == DEV_SCOPE_CONTAINER && !pod_tried) {
-			pod_tried = true;
-			podfd = netns_class_open(a->netns);
+		if (d->scope == DEV_SCOPE_NODE) {
+			record_node_dev(m, d);
+		} else {
+			if (d->scope == DEV_SCOPE_CONTAINER && !pod_tried) {
+				pod_tried = true;
+				podfd = netns_class_open(a->netns);
+			}
+			ret = dev_remask(m, d->scope == DEV_SCOPE_HOST ? m->host_class : podfd, d, &want);
+			count(m, ret);
+			changed |= ret > 0;
 		}
-		ret = dev_remask(m, d->scope == DEV_SCOPE_HOST ? m->host_class : podfd, d, &want);
-		count(m, ret);
-		changed |= ret > 0;
+		changed |= dev_outcome_changed(d, &before);
 	}
-	for (int i = 0; i < a->ndev; i++)
-		if (a->devs[i].scope == DEV_SCOPE_NODE && a->devs[i].status == DEV_APPLIED &&
-		    !cpumask_equal(&a->devs[i].want_cpus, &m->node_mask)) {
-			a->devs[i].want_cpus = m->node_mask;
-			changed = true;
-		}
 	changed |= !cpumask_equal(&a->cpus, &want) || memcmp(&a->excluded, &m->excluded, sizeof(a->excluded));
 	a->cpus = want;
 	a->excluded = m->excluded;
@@ -144,6 +202,7 @@ static int record_remask(const char *file, struct attachment *a, const struct fs
 	return 0;
 }
 
+/* node.json first: the records' node devices then say how it went. */
 static void node_remask(struct remask *m)
 {
 	struct node_state *n = calloc(1, sizeof(*n));
@@ -164,8 +223,7 @@ static void node_remask(struct remask *m)
 	}
 	if (dirty && state_node_write(m->st, n, &e))
 		warn_add(&m->r->warn, "re-mask: %s", e.msg);
-	node_state_clear(n);
-	free(n);
+	m->node = n;
 }
 
 /* The host's /sys/class/net, writable. In a container (the agent's, with
@@ -209,12 +267,16 @@ int remask_all(const struct fs_config *cfg, struct remask_result *r, struct fs_e
 		return -1;
 	if (state_lock(&st, cfg->state_dir, e))
 		goto out;
-	state_records_foreach(&st, record_remask, &m);
 	node_remask(&m);
+	state_records_foreach(&st, record_remask, &m);
 	ret = 0;
-	log_msg(LOG_LVL_INFO, "re-mask: %d attachment(s), %d device(s) changed (%d queue writes), %d left as they were",
-		r->attachments, r->devices, r->queues, r->left);
+	log_msg(LOG_LVL_INFO, "re-mask: %d attachment(s), %d device(s) changed (%d queue writes), %d left as they were, %d failed or partial",
+		r->attachments, r->devices, r->queues, r->left, r->failed);
 out:
+	if (m.node) {
+		node_state_clear(m.node);
+		free(m.node);
+	}
 	state_close(&st);
 	close(m.host_class);
 	return ret;

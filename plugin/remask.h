@@ -19,6 +19,7 @@ struct remask_result {
 	int devices;            /* devices whose mask changed */
 	int queues;             /* rps_cpus writes */
 	int left;               /* devices left as they were (changed by someone else, gone) */
+	int failed;             /* devices a write could not bring to the new mask (failed, partial) */
 	struct fs_warn warn;
 };
 

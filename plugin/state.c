@@ -1,6 +1,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -331,6 +332,24 @@ static cJSON *queues_json(const struct dev *d)
 	return a;
 }
 
+/* The counts and errno of the last write (result, record, status). */
+static void outcome_json(cJSON *o, const struct dev *d)
+{
+	char en[32];
+
+	cJSON_AddNumberToObject(o, "queuesSet", d->nq_set);
+	cJSON_AddNumberToObject(o, "queuesTotal", d->nq_total);
+	cJSON_AddItemToObject(o, "errno", d->err ? cJSON_CreateString(model_errno_name(d->err, en, sizeof(en)))
+						 : cJSON_CreateNull());
+}
+
+cJSON *state_dev_outcome_json(cJSON *o, const struct dev *d)
+{
+	if (o)
+		outcome_json(o, d);
+	return o;
+}
+
 static cJSON *dev_json(const struct dev *d)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -342,6 +361,7 @@ static cJSON *dev_json(const struct dev *d)
 	cJSON_AddItemToObject(o, "cpus", mask_json(&d->want_cpus));
 	cJSON_AddItemToObject(o, "flowCnt", num_or_null(d->want_flow));
 	cJSON_AddItemToObject(o, "queues", queues_json(d));
+	outcome_json(o, d);
 	return o;
 }
 
@@ -432,8 +452,10 @@ static void result_dev(cJSON *devs, const struct dev *d, unsigned nbits)
 	cJSON_AddStringToObject(j, "name", d->name);
 	cJSON_AddStringToObject(j, "scope", model_scope_name(d->scope));
 	if (d->status == DEV_APPLIED || d->nq)
-		cJSON_AddNumberToObject(j, "queues", d->nq);
-	if (d->status == DEV_APPLIED) {
+		cJSON_AddNumberToObject(j, "queues", d->nq_total > d->nq ? d->nq_total : d->nq);
+	if (d->status == DEV_APPLIED || d->status == DEV_PARTIAL || d->status == DEV_FAILED)
+		outcome_json(j, d);
+	if (d->status == DEV_APPLIED || d->status == DEV_PARTIAL) {
 		cpumask_format_hex(&d->want_cpus, nbits ? nbits : 1, hex, sizeof(hex));
 		cJSON_AddStringToObject(j, "rpsCpus", hex);
 		if (d->want_flow >= 0)
@@ -535,9 +557,32 @@ static int name_parse(const struct jschema *s, const cJSON *o, char *name)
 	return 0;
 }
 
+/* Records of before the outcome was kept have no counts: every queue of an
+ * applied device held its value, the others none. */
+static int outcome_parse(const struct jschema *s, const cJSON *o, struct dev *d)
+{
+	long long set = d->status == DEV_APPLIED ? d->nq : 0, total = d->nq;
+	char en[32] = "";
+
+	if (cJSON_HasObjectItem(o, "queuesSet") &&
+	    (js_int(s, o, "queuesSet", false, 0, INT_MAX, &set) ||
+	     js_int(s, o, "queuesTotal", false, 0, INT_MAX, &total) || js_str(s, o, "errno", true, en, sizeof(en))))
+		return -1;
+	if (set > total || set > d->nq)
+		return err_set(s->e, s->code, "%s: device %s has queuesSet %lld of queuesTotal %lld (%d recorded)",
+			       s->where, d->name, set, total, d->nq);
+	if (en[0] && !(d->err = model_errno_parse(en)))
+		return err_set(s->e, s->code, "%s: device %s has errno \"%.31s\", not an errno name", s->where,
+			       d->name, en);
+	d->nq_set = (int)set;
+	d->nq_total = (int)total;
+	return 0;
+}
+
 static int dev_parse(const struct jschema *s, const cJSON *o, struct dev *d)
 {
-	static const char *const keys[] = { "name", "scope", "status", "reason", "cpus", "flowCnt", "queues" };
+	static const char *const keys[] = { "name",   "scope",	 "status",    "reason",		"cpus",
+					    "flowCnt", "queues", "queuesSet", "queuesTotal", "errno" };
 	char scope[16], status[16];
 
 	if (!cJSON_IsObject(o))
@@ -552,7 +597,7 @@ static int dev_parse(const struct jschema *s, const cJSON *o, struct dev *d)
 	if (model_scope_parse(scope, &d->scope) || model_status_parse(status, &d->status))
 		return err_set(s->e, s->code, "%s: device %s has scope \"%.16s\", status \"%.16s\"",
 			       s->where, d->name, scope, status);
-	return queues_parse(s, o, d);
+	return queues_parse(s, o, d) || outcome_parse(s, o, d) ? -1 : 0;
 }
 
 static int ids_parse(const struct jschema *s, const cJSON *j, struct attachment *a)

@@ -79,6 +79,9 @@ void state_node_unclaim(struct state *st);
 
 /* The ADD result's "flowsteer" object (docs/cni.md, "The ADD result's flowsteer object"). */
 cJSON *state_result_json(const struct attachment *a);
+/* Adds a device's outcome (queuesSet, queuesTotal, errno) to o, for the
+ * views that show devices (`flowsteer status`); returns o. */
+cJSON *state_dev_outcome_json(cJSON *o, const struct dev *d);
 /* The record of an attachment, and back (strict; code 5 naming the key). */
 cJSON *state_attachment_json(const struct attachment *a);
 int state_attachment_parse(const cJSON *j, const char *where, struct attachment *a,

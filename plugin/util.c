@@ -354,9 +354,21 @@ int parse_long(const char *s, long long min, long long max, long long *out)
 #ifdef FLOWSTEER_DEBUG_HOOKS
 void debug_hook(const char *step)
 {
-	const char *at = getenv("FLOWSTEER_DEBUG_KILL_AT");
+	const char *at = getenv("FLOWSTEER_DEBUG_KILL_AT"), *stop = getenv("FLOWSTEER_DEBUG_STOP_AT");
 
 	if (at && !strcmp(at, step))
 		kill(getpid(), SIGKILL);
+	/* A test changes the kernel at this step, then sends SIGCONT. */
+	if (stop && !strcmp(stop, step))
+		kill(getpid(), SIGSTOP);
+}
+
+int debug_fail(const char *step, const char *what, int index)
+{
+	const char *at = getenv("FLOWSTEER_DEBUG_FAIL_AT");
+	char want[64];
+
+	snprintf(want, sizeof(want), "%s:%s:%d", step, what, index);
+	return at && !strcmp(at, want) ? -EIO : 0;
 }
 #endif

@@ -61,11 +61,16 @@ bool file_is_tmp(const char *name);
 int parse_long(const char *s, long long min, long long max, long long *out);
 
 /* Crash-safety tests: with FLOWSTEER_DEBUG_HOOKS compiled in, the process
- * SIGKILLs itself at the step named by $FLOWSTEER_DEBUG_KILL_AT. */
+ * SIGKILLs itself at the step named by $FLOWSTEER_DEBUG_KILL_AT, and
+ * SIGSTOPs itself at the one named by $FLOWSTEER_DEBUG_STOP_AT. */
+/* Fault tests: debug_fail returns -EIO at the step, object and index
+ * named by $FLOWSTEER_DEBUG_FAIL_AT ("queue-write:eth0:3"), else 0. */
 #ifdef FLOWSTEER_DEBUG_HOOKS
 void debug_hook(const char *step);
+int debug_fail(const char *step, const char *what, int index);
 #else
 #define debug_hook(step) do { } while (0)
+#define debug_fail(step, what, index) 0
 #endif
 
 #endif

@@ -22,7 +22,7 @@ static void verify_compare(struct verify_dev *v, const struct dev *live, unsigne
 	const struct dev *d = v->dev;
 	char want[CPUMASK_HEX_MAX], have[CPUMASK_HEX_MAX];
 
-	v->queues = live->nq;
+	v->queues = live->nq_total > live->nq ? live->nq_total : live->nq;
 	if (live->status != DEV_APPLIED) {
 		v->state = live->status == DEV_ABSENT ? VERIFY_GONE : VERIFY_UNREADABLE;
 		snprintf(v->msg, sizeof(v->msg), "device %s (%s): %s", d->name, model_scope_name(d->scope),
@@ -95,7 +95,7 @@ int verify_attachment(const struct attachment *a, const char *netns, struct veri
 		struct dev live = { 0 };
 		int fd;
 
-		if (d->status != DEV_APPLIED)
+		if (!model_dev_held(d))
 			continue;
 		memset(v, 0, sizeof(*v));
 		v->dev = d;
@@ -135,6 +135,13 @@ int verify_check(const struct attachment *a, const char *netns, struct fs_err *e
 	int n = 0;
 
 	verify_attachment(a, netns, v, &n);
+	/* What flowsteer could not write fails as a drift does: the kernel
+	 * does not hold the recorded values on every queue. */
+	for (int i = 0; i < n; i++)
+		if (v[i].dev->status != DEV_APPLIED)
+			return err_set(e, FS_ERR_DRIFT, "device %s (%s) is %s: %s", v[i].dev->name,
+				       model_scope_name(v[i].dev->scope), model_status_name(v[i].dev->status),
+				       v[i].dev->reason);
 	for (int i = 0; i < n; i++)
 		if (v[i].state != VERIFY_OK)
 			return err_set(e, FS_ERR_DRIFT, "drift: %s", v[i].msg);

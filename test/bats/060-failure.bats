@@ -71,7 +71,7 @@ expect_nothing_applied() {
 @test "fail, read-only /sys: 100 naming the device and EROFS; the pod's eth0 is put back" {
 	conf 1.0.0 '.failurePolicy = "fail"' >"$IN"
 	ro_sys run_helper 1 plugin_env "$IN"
-	expect_cni_error 100 "nothing left applied: host device $HOST_VETH: writing $HOST_VETH rx-0 rps_cpus=$MASK: Read-only file system"
+	expect_cni_error 100 "nothing left applied: host device $HOST_VETH: 0 of 1 queues: writing $HOST_VETH rx-0 rps_cpus=$MASK: Read-only file system"
 	expect_nothing_applied
 }
 

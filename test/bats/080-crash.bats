@@ -33,18 +33,6 @@ teardown() {
 	teardown_node
 }
 
-# A build with the crash hooks compiled in (make DEBUG_HOOKS=1).
-debug_bin() {
-	DEBUG_BIN=${FLOWSTEER_DEBUG_BIN:-$REPO/build-debug/flowsteer}
-	if [ -z "${FLOWSTEER_DEBUG_BIN:-}" ]; then
-		# Not inheriting a `make test SANITIZE=1`'s flags: one plain build.
-		env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$REPO" SANITIZE= DEBUG_HOOKS=1 \
-			BUILD=build-debug >/dev/null 2>&1 ||
-			skip "could not build build-debug/flowsteer (make DEBUG_HOOKS=1 BUILD=build-debug)"
-	fi
-	[ -x "$DEBUG_BIN" ] || skip "no debug build at $DEBUG_BIN"
-}
-
 # crash VERB STEP [CID]: the debug build, killed at STEP; nothing on stdout.
 crash() {
 	FLOWSTEER_BIN=$DEBUG_BIN FLOWSTEER_DEBUG_KILL_AT=$2 run_helper 137 cni "$1" "$CONF" "${3:-}"

@@ -103,25 +103,66 @@ status_cpus() { node_run "$FLOWSTEER_BIN" status --json --state-dir "$STATE_DIR"
 	metric_is 'flowsteer_status_patches_total{result="ok"}' 2
 }
 
-@test "remask: a pod in a user namespace is re-masked with CAP_DAC_OVERRIDE; without it, left as it was (logged)" {
+@test "remask: a pod in a user namespace is re-masked with CAP_DAC_OVERRIDE; without it, eth0 keeps what the kernel holds and says failed (EACCES) in the record, status, annotation and metrics" {
 	command -v capsh >/dev/null || skip "capsh not installed"
+	api_start
+	ctl '{"op":"pod","ns":"team-a","name":"u0","node":"node-1","uid":"u-u0"}'
 	HOLDER=$(python3 "$BATS_TEST_DIRNAME/../helpers/userns-netns.py" --seconds 120)
 	node_run ip link add caliu0 index 100 type veth peer name eth0 netns "$HOLDER"
 	node_run ip link set caliu0 up
 	POD_NETNS=/proc/$HOLDER/ns/net POD_NAME=u0 POD_NAMESPACE=team-a CNI_ARGS_EXTRA=K8S_POD_UID=u-u0 \
 		run_helper cni ADD "$(p2_conf '.scope = "container"')"
+	line=$(status_line "$output")
 	userns_cpus() { mask_list "$(nsenter -t "$HOLDER" -n unshare -m sh -c 'mount -t sysfs none /sys && cat /sys/class/net/eth0/queues/rx-0/rps_cpus')"; }
 	all=$(userns_cpus)
 	cpu_state 0 "{\"u-g\":{\"app\":\"1-$LAST\"}}"
-	AGENT_DROP=cap_dac_override agent_start --no-kube
-	wait_until 5 log_has 're-mask: writing eth0: Permission denied'
+	AGENT_DROP=cap_dac_override agent_start --drift-interval-seconds 1
+	wait_until 5 log_has 're-mask: .*writing eth0.*: Permission denied'
 	[ "$(userns_cpus)" = "$all" ]
-	# The record still wants what the kernel holds: no drift.
-	run_helper node_run "$FLOWSTEER_BIN" status --json --state-dir "$STATE_DIR" --cpu-manager-state "$CPU_STATE"
-	assert_json "$output" '.attachments[0].devices[] | select(.name == "eth0") | .state' ok
+	# The record wants CPU 0, keeps what the kernel holds, and says so.
+	run_helper 3 node_run "$FLOWSTEER_BIN" status --json --state-dir "$STATE_DIR" --cpu-manager-state "$CPU_STATE"
+	assert_json "$output" '.attachments[0] | "\(.cpus) \(.devices[] | select(.name == "eth0") | "\(.status) \(.queuesSet)/\(.queuesTotal) \(.errno) \(.state)")"' \
+		"0 failed 0/1 EACCES drift"
+	wait_until 5 pod_status_is team-a/u0 "$(sed -e 's/cpus=[^ ]*/cpus=0/' -e 's|eth0:applied|eth0:failed(0/1,EACCES)|' \
+		-e 's/(1 applied, 0 failed)/(0 applied, 1 failed)/' <<<"$line")"
+	wait_until 5 metric_is flowsteer_drift_devices 1
+	metric_is flowsteer_remask_device_failures_total 1
+	log_has 're-mask: container device eth0: failed: 0 of 1 queues: re-mask to CPUs 0: writing eth0 rx-0: Permission denied'
 	reap "$AGENT_PID"
 	agent_start --no-kube
 	wait_until 5 is_cpus0
+	run_helper node_run "$FLOWSTEER_BIN" status --json --state-dir "$STATE_DIR" --cpu-manager-state "$CPU_STATE"
+	assert_json "$output" '.attachments[0].devices[] | select(.name == "eth0") | "\(.status) \(.queuesSet)/\(.queuesTotal) \(.errno) \(.state)"' \
+		"applied 1/1 null ok"
+}
+
+@test "remask: a pod whose container holds a read-only sysfs: the record, status, annotation and drift say what the kernel holds" {
+	api_start
+	ctl '{"op":"pod","ns":"team-a","name":"web","node":"node-1","uid":"u-web"}'
+	p2_add web u-web
+	line=$(status_line "$output")
+	# As runc does for every container: the pod netns's sysfs, read-only.
+	nsenter --net="/run/netns/$POD_NS" unshare -m --propagation private \
+		sh -c 'mount -t sysfs -o ro sysfs /sys && exec sleep 120' &
+	HOLDER=$!
+	cpu_state 0 "{\"u-guaranteed\":{\"app\":\"1-$LAST\"}}"
+	agent_start --drift-interval-seconds 1
+	rec_cpus0() { [ "$(record_json | jq -r .cpus)" = 0 ]; }
+	wait_until 5 rec_cpus0
+	rec=$(record_json | jq -r '.devices[] | select(.name == "eth0") | "\(.status) \(.queuesSet)/\(.queuesTotal) \(.errno)"')
+	if [ "$(mask_list "$(pod_rx rps_cpus)")" = 0 ]; then
+		# The write landed (a sysfs made writable for it): applied.
+		assert_eq "$rec" "applied 1/1 null" "eth0 in the record"
+		wait_until 5 pod_status_is team-a/web "$(sed 's/cpus=[^ ]*/cpus=0/' <<<"$line")"
+		wait_until 5 metric_is flowsteer_drift_devices 0
+	else
+		# eth0 still steers onto the CPUs the kubelet just made exclusive.
+		assert_eq "$rec" "failed 0/1 EROFS" "eth0 in the record"
+		n=$(grep -o '([0-9]* applied' <<<"$line" | tr -dc 0-9)
+		wait_until 5 pod_status_is team-a/web "$(sed -e 's/cpus=[^ ]*/cpus=0/' -e 's|eth0:applied|eth0:failed(0/1,EROFS)|' \
+			-e "s/($n applied, 0 failed)/($((n - 1)) applied, 1 failed)/" <<<"$line")"
+		wait_until 5 metric_is flowsteer_drift_devices 1
+	fi
 }
 
 # As on a node: the kubelet's CPU manager hands a CPU over once the pod's

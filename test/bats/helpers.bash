@@ -279,6 +279,19 @@ add_pods() {
 	done
 }
 
+# debug_bin: DEBUG_BIN, a build with the debug hooks compiled in (make
+# DEBUG_HOOKS=1: FLOWSTEER_DEBUG_KILL_AT, _STOP_AT, _FAIL_AT); skips without.
+debug_bin() {
+	DEBUG_BIN=${FLOWSTEER_DEBUG_BIN:-$REPO/build-debug/flowsteer}
+	if [ -z "${FLOWSTEER_DEBUG_BIN:-}" ]; then
+		# Not inheriting a `make test SANITIZE=1`'s flags: one plain build.
+		env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$REPO" SANITIZE= DEBUG_HOOKS=1 \
+			BUILD=build-debug >/dev/null 2>&1 ||
+			skip "could not build build-debug/flowsteer (make DEBUG_HOOKS=1 BUILD=build-debug)"
+	fi
+	[ -x "$DEBUG_BIN" ] || skip "no debug build at $DEBUG_BIN"
+}
+
 # fs_status [ARGS...]: `flowsteer status` of $STATE_DIR in the node netns.
 fs_status() {
 	timeout "$CNI_TIMEOUT" "${NODE_EXEC[@]}" "${PLUGIN_WRAP[@]}" "$FLOWSTEER_BIN" status \

@@ -1,6 +1,7 @@
 /* The record schema: what state.c writes it reads back the same, and it
  * refuses anything else by name (unknown or missing keys, wrong types,
  * out-of-range numbers: no float-to-int cast of 1e300). */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -106,6 +107,10 @@ static void bad_version(cJSON *j) { cJSON_ReplaceItemInObject(j, "version", cJSO
 static void bad_type(cJSON *j) { cJSON_ReplaceItemInObject(j, "nodeRef", cJSON_CreateString("yes")); }
 static void bad_cid(cJSON *j) { cJSON_ReplaceItemInObject(j, "containerId", cJSON_CreateString("../../etc")); }
 
+static void bad_errno(cJSON *j) { cJSON_ReplaceItemInObject(dev0(j), "errno", cJSON_CreateString("EBOGUS")); }
+static void set_above(cJSON *j) { cJSON_ReplaceItemInObject(dev0(j), "queuesSet", cJSON_CreateNumber(3)); }
+static void set_only(cJSON *j) { cJSON_DeleteItemFromObject(dev0(j), "queuesTotal"); }
+
 static void test_refused(void **state)
 {
 	(void)state;
@@ -120,6 +125,9 @@ static void test_refused(void **state)
 	refuse(bad_version, "\"version\"");
 	refuse(bad_type, "\"nodeRef\" must be true or false");
 	refuse(bad_cid, "containerId \"../../etc\"");
+	refuse(bad_errno, "errno \"EBOGUS\"");
+	refuse(set_above, "queuesSet 3 of queuesTotal");
+	refuse(set_only, "\"queuesTotal\" is missing");
 }
 
 /* Not an object at all (a list where a record should be): refused, not
@@ -134,6 +142,70 @@ static void test_not_object(void **state)
 	assert_int_equal(state_attachment_parse(j, "rec", a, &e), -1);
 	assert_non_null(strstr(e.msg, "an object is expected"));
 	cJSON_Delete(j);
+	attachment_free(a);
+}
+
+/* A record of before the outcome was kept: no queuesSet, queuesTotal or
+ * errno. It loads; an applied device had every queue set. */
+static void test_old_record(void **state)
+{
+	struct attachment *a = sample(), *b = attachment_new();
+	struct fs_err e = { 0 };
+	cJSON *j = state_attachment_json(a);
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		cJSON *d = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "devices"), i);
+
+		cJSON_DeleteItemFromObject(d, "queuesSet");
+		cJSON_DeleteItemFromObject(d, "queuesTotal");
+		cJSON_DeleteItemFromObject(d, "errno");
+	}
+	assert_int_equal(state_attachment_parse(j, "rec", b, &e), 0);
+	assert_int_equal(b->devs[0].nq_set, 2);
+	assert_int_equal(b->devs[0].nq_total, 2);
+	assert_int_equal(b->devs[1].nq_set, 0);
+	cJSON_Delete(j);
+	attachment_free(a);
+	attachment_free(b);
+}
+
+/* A partial device with its errno comes back as it was written. */
+static void test_partial_round_trip(void **state)
+{
+	struct attachment *a = sample(), *b = attachment_new();
+	struct fs_err e = { 0 };
+	cJSON *j;
+
+	(void)state;
+	model_dev_settle(&a->devs[0], 1, 3, EACCES, "re-mask to CPUs 0: writing eth0 rx-1");
+	j = state_attachment_json(a);
+	assert_int_equal(state_attachment_parse(j, "rec", b, &e), 0);
+	assert_int_equal(b->devs[0].status, DEV_PARTIAL);
+	assert_int_equal(b->devs[0].nq_set, 1);
+	assert_int_equal(b->devs[0].nq_total, 3);
+	assert_int_equal(b->devs[0].err, EACCES);
+	assert_string_equal(b->devs[0].reason, "1 of 3 queues: re-mask to CPUs 0: writing eth0 rx-1");
+	cJSON_Delete(j);
+	attachment_free(a);
+	attachment_free(b);
+}
+
+static void result_partial(void **state)
+{
+	struct attachment *a = sample();
+	char *s;
+	cJSON *r;
+
+	(void)state;
+	a->nbits = 8;
+	model_dev_settle(&a->devs[0], 1, 3, 0, "bound");
+	r = state_result_json(a);
+	s = cJSON_PrintUnformatted(r);
+	assert_non_null(strstr(s, "\"queues\":3,\"queuesSet\":1,\"queuesTotal\":3,\"errno\":null,\"rpsCpus\":\"0f\""));
+	assert_non_null(strstr(s, "\"status\":\"partial\",\"reason\":\"1 of 3 queues: bound\""));
+	free(s);
+	cJSON_Delete(r);
 	attachment_free(a);
 }
 
@@ -163,6 +235,9 @@ int main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_not_object),
 		cmocka_unit_test(test_result),
+		cmocka_unit_test(test_old_record),
+		cmocka_unit_test(test_partial_round_trip),
+		cmocka_unit_test(result_partial),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
