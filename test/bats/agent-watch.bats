@@ -5,7 +5,7 @@
 # a dropped watch resumes without a list, 410 Gone relists, a hung server
 # is noticed within the idle bound, 401/403 back off without a tight loop
 # or a crash, a thousand events end in the server's state, the token never
-# shows, and the merge patch phase 2 uses.
+# shows, and the merge patch the status duty (podstatus.c) sends.
 
 bats_require_minimum_version 1.5.0
 
