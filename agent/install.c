@@ -78,19 +78,15 @@ static void install_log_error(struct install *in, const char *msg)
 	alog(ALOG_ERROR, "install: %s", msg);
 }
 
-/* Makes sure the entry is in the file the runtime uses now.
- * Returns 0 done, 1 retry soon (the file was being written), -1 error
- * (logged; the next change of the directory tries again). */
-static int install_sync(struct install *in, long long now)
+/* Makes sure the entry is in the file the runtime uses now. Returns 0, or
+ * -1 with e set: CNI_ERR_TRY_LATER when the file was being written. */
+static int install_sync(struct install *in, long long now, struct fs_err *e)
 {
 	struct conflist_file_result res;
-	struct fs_err e = { 0 };
 	char file[PATH_MAX];
 
-	if (conflist_pick(in->conf_dir, file, sizeof(file), &e)) {
-		install_log_error(in, e.msg);
+	if (conflist_pick(in->conf_dir, file, sizeof(file), e))
 		return -1;
-	}
 	if (!file[0]) {
 		if (!in->waiting_logged)
 			alog(ALOG_INFO, "install: no CNI config (*.conf, *.conflist, *.json) in %s yet; waiting for one",
@@ -99,12 +95,8 @@ static int install_sync(struct install *in, long long now)
 		return 0;
 	}
 	in->waiting_logged = false;
-	if (conflist_file_edit(file, CONFLIST_OP_INSERT, in->entry, false, &res, &e)) {
-		if (e.code == CNI_ERR_TRY_LATER)
-			return 1;
-		install_log_error(in, e.msg);
+	if (conflist_file_edit(file, CONFLIST_OP_INSERT, in->entry, false, &res, e))
 		return -1;
-	}
 	in->last_msg[0] = '\0';
 	snprintf(in->last, sizeof(in->last), "%s", res.path);
 	if (res.changed) {
@@ -121,18 +113,29 @@ static int install_sync(struct install *in, long long now)
 	return 0;
 }
 
+/* A file being written is looked at again soon; any other error is
+ * logged, and the next change of the directory tries again. */
+static void install_chain(struct install *in, long long now)
+{
+	struct fs_err e = { 0 };
+
+	if (!install_sync(in, now, &e))
+		return;
+	if (e.code == CNI_ERR_TRY_LATER)
+		loop_debounce_retry(&in->deb, DEBOUNCE_MS);
+	else
+		install_log_error(in, e.msg);
+}
+
 /* A conf dir that went away is made again, as at start: the runtime and
  * Calico's installer expect it. The watch follows by itself (dirwatch). */
-static int install_conf_dir(struct install *in)
+static int install_conf_dir(struct install *in, struct fs_err *e)
 {
-	char msg[600];
 	int r = mkdir_p(in->conf_dir, 0755);
 
-	if (r) {
-		snprintf(msg, sizeof(msg), "creating conf dir %s: %s", in->conf_dir, strerror(-r));
-		install_log_error(in, msg);
-	}
-	return r;
+	if (r)
+		return err_set(e, CNI_ERR_IO, "creating conf dir %s: %s", in->conf_dir, strerror(-r));
+	return 0;
 }
 
 /* Events that can change which file is in use or what it holds; our own
@@ -156,9 +159,11 @@ static void install_on_change(struct dirwatch *w, const char *name, void *arg)
 static void install_on_settle(void *arg)
 {
 	struct install *in = arg;
+	struct fs_err e = { 0 };
 	long long now = mono_ms(), wait;
 
-	if (in->lost && install_conf_dir(in)) {
+	if (in->lost && install_conf_dir(in, &e)) {
+		install_log_error(in, e.msg);
 		loop_debounce_retry(&in->deb, REWATCH_MS);
 		return;
 	}
@@ -173,8 +178,7 @@ static void install_on_settle(void *arg)
 		return;
 	}
 	in->throttle_logged = false;
-	if (install_sync(in, now) == 1)
-		loop_debounce_retry(&in->deb, DEBOUNCE_MS);
+	install_chain(in, now);
 }
 
 /* dirwatch wants an absolute path; --cni-conf-dir may be relative. */
@@ -208,14 +212,20 @@ int install_start(struct loop *l, struct install *in, const char *entry_json)
 		alog(ALOG_ERROR, "install: --entry: %s", e.msg);
 		return -1;
 	}
-	if (install_binary(in) || install_conf_dir(in))
+	if (install_binary(in))
 		return -1;
+	if (install_conf_dir(in, &e)) {
+		install_log_error(in, e.msg);
+		return -1;
+	}
 	/* The watch comes before the first look: no change slips between. */
 	if (install_watch(l, in))
 		return -1;
 	in->lost = !dirwatch_present(&in->dw);
-	if (in->lost || install_sync(in, mono_ms()) == 1)
+	if (in->lost)
 		loop_debounce_kick(&in->deb);
+	else
+		install_chain(in, mono_ms());
 	return 0;
 }
 
