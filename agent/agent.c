@@ -244,7 +244,6 @@ static int agent_setup(struct agent *a)
 	snprintf(a->af.path, sizeof(a->af.path), "%s", a->o.annotations_file);
 	loop_debounce_init(a->loop, &a->flush, FLUSH_QUIET_MS, FLUSH_MAX_MS, agent_on_flush, a);
 	loop_timer_init(&a->refresh_timer, agent_on_refresh, a);
-	a->in.ifd = -1;
 	if (agent_metrics_start(a))
 		return -1;
 	if (!a->o.no_install) {

@@ -18,8 +18,8 @@
 #define WRITE_BURST 5
 #define WRITE_WINDOW_MS 10000
 
-#define WATCH_MASK (IN_CREATE | IN_CLOSE_WRITE | IN_MODIFY | IN_MOVED_TO | IN_MOVED_FROM | \
-		    IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+/* dirwatch adds the events on the directory itself. */
+#define WATCH_MASK (IN_CREATE | IN_CLOSE_WRITE | IN_MODIFY | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE)
 
 /* Same bytes and mode already there: nothing to do. */
 static bool install_same(const char *dest, const char *data, size_t len)
@@ -78,19 +78,15 @@ static void install_log_error(struct install *in, const char *msg)
 	alog(ALOG_ERROR, "install: %s", msg);
 }
 
-/* Makes sure the entry is in the file the runtime uses now.
- * Returns 0 done, 1 retry soon (the file was being written), -1 error
- * (logged; the next change of the directory tries again). */
-static int install_sync(struct install *in, long long now)
+/* Makes sure the entry is in the file the runtime uses now. Returns 0, or
+ * -1 with e set: CNI_ERR_TRY_LATER when the file was being written. */
+static int install_sync(struct install *in, long long now, struct fs_err *e)
 {
 	struct conflist_file_result res;
-	struct fs_err e = { 0 };
 	char file[PATH_MAX];
 
-	if (conflist_pick(in->conf_dir, file, sizeof(file), &e)) {
-		install_log_error(in, e.msg);
+	if (conflist_pick(in->conf_dir, file, sizeof(file), e))
 		return -1;
-	}
 	if (!file[0]) {
 		if (!in->waiting_logged)
 			alog(ALOG_INFO, "install: no CNI config (*.conf, *.conflist, *.json) in %s yet; waiting for one",
@@ -99,12 +95,8 @@ static int install_sync(struct install *in, long long now)
 		return 0;
 	}
 	in->waiting_logged = false;
-	if (conflist_file_edit(file, CONFLIST_OP_INSERT, in->entry, false, &res, &e)) {
-		if (e.code == CNI_ERR_TRY_LATER)
-			return 1;
-		install_log_error(in, e.msg);
+	if (conflist_file_edit(file, CONFLIST_OP_INSERT, in->entry, false, &res, e))
 		return -1;
-	}
 	in->last_msg[0] = '\0';
 	snprintf(in->last, sizeof(in->last), "%s", res.path);
 	if (res.changed) {
@@ -121,92 +113,60 @@ static int install_sync(struct install *in, long long now)
 	return 0;
 }
 
-static int install_watch_add(struct install *in)
+/* A file being written is looked at again soon; any other error is
+ * logged, and the next change of the directory tries again. */
+static void install_chain(struct install *in, long long now)
 {
-	char msg[600];
+	struct fs_err e = { 0 };
+
+	if (!install_sync(in, now, &e))
+		return;
+	if (e.code == CNI_ERR_TRY_LATER)
+		loop_debounce_retry(&in->deb, DEBOUNCE_MS);
+	else
+		install_log_error(in, e.msg);
+}
+
+/* A conf dir that went away is made again, as at start: the runtime and
+ * Calico's installer expect it. The watch follows by itself (dirwatch). */
+static int install_conf_dir(struct install *in, struct fs_err *e)
+{
 	int r = mkdir_p(in->conf_dir, 0755);
 
-	if (r) {
-		snprintf(msg, sizeof(msg), "creating conf dir %s: %s", in->conf_dir, strerror(-r));
-		install_log_error(in, msg);
-		return -1;
-	}
-	in->wd = inotify_add_watch(in->ifd, in->conf_dir, WATCH_MASK);
-	if (in->wd < 0) {
-		snprintf(msg, sizeof(msg), "watching %s: %s", in->conf_dir, strerror(errno));
-		install_log_error(in, msg);
-		return -1;
-	}
+	if (r)
+		return err_set(e, CNI_ERR_IO, "creating conf dir %s: %s", in->conf_dir, strerror(-r));
 	return 0;
 }
 
 /* Events that can change which file is in use or what it holds; our own
- * temp files ("<name>.tmp.<n>") are not configs and do not count. */
-static bool install_event_matters(struct install *in, const struct inotify_event *ev)
+ * temp files ("<name>.tmp.<n>") are not configs and do not count.
+ * name NULL: the directory appeared, went away, or events were lost. */
+static void install_on_change(struct dirwatch *w, const char *name, void *arg)
 {
-	if (ev->mask & IN_Q_OVERFLOW)
-		return true;
-	if (ev->wd != in->wd)
-		return false;
-	if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT)) {
-		in->rewatch = true;
-		return true;
-	}
-	return ev->len && conflist_name_is_config(ev->name);
-}
-
-static void install_schedule(struct loop *l, struct install *in)
-{
-	long long w = debounce_wait(&in->deb, mono_ms());
-
-	if (w >= 0)
-		loop_timer_after(l, &in->timer, w);
-}
-
-static void install_on_inotify(struct loop *l, int fd, short revents, void *arg)
-{
-	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
 	struct install *in = arg;
-	bool matters = false;
-	ssize_t n = read(fd, buf, sizeof(buf));
 
-	(void)revents;
-	for (char *p = buf; n > 0 && p < buf + n;) {
-		const struct inotify_event *ev = (const struct inotify_event *)p;
-
-		matters |= install_event_matters(in, ev);
-		p += sizeof(*ev) + ev->len;
+	if (name && !conflist_name_is_config(name))
+		return;
+	if (!name && dirwatch_present(w) && in->lost) {
+		in->lost = false;
+		alog(ALOG_INFO, "install: watching %s again", in->conf_dir);
 	}
-	if (matters) {
-		debounce_kick(&in->deb, mono_ms());
-		install_schedule(l, in);
-	}
+	in->lost |= !dirwatch_present(w);
+	loop_debounce_kick(&in->deb);
 }
 
-/* The directory went away (or was replaced): watch the new one. */
-static bool install_rewatch(struct install *in, long long now)
+/* Runs once a burst of changes is quiet (loop_debounce). */
+static void install_on_settle(void *arg)
 {
-	if (in->wd >= 0)
-		inotify_rm_watch(in->ifd, in->wd);
-	in->wd = -1;
-	if (install_watch_add(in)) {
-		debounce_retry(&in->deb, now, REWATCH_MS);
-		return false;
-	}
-	in->rewatch = false;
-	alog(ALOG_INFO, "install: watching %s again", in->conf_dir);
-	return true;
-}
-
-static void install_on_timer(struct loop *l, struct loop_timer *t)
-{
-	struct install *in = t->arg;
+	struct install *in = arg;
+	struct fs_err e = { 0 };
 	long long now = mono_ms(), wait;
 
-	if (!debounce_fire(&in->deb, now))
-		goto out;
-	if (in->rewatch && !install_rewatch(in, now))
-		goto out;
+	if (in->lost && install_conf_dir(in, &e)) {
+		install_log_error(in, e.msg);
+		loop_debounce_retry(&in->deb, REWATCH_MS);
+		return;
+	}
 	wait = throttle_wait(&in->thr, now);
 	if (wait > 0) {
 		if (!in->throttle_logged)
@@ -214,43 +174,58 @@ static void install_on_timer(struct loop *l, struct loop_timer *t)
 			     "keeps removing it? re-chaining at most %d times per %d s", in->last, WRITE_BURST,
 			     WRITE_WINDOW_MS / 1000, WRITE_BURST, WRITE_WINDOW_MS / 1000);
 		in->throttle_logged = true;
-		debounce_retry(&in->deb, now, wait);
-		goto out;
+		loop_debounce_retry(&in->deb, wait);
+		return;
 	}
 	in->throttle_logged = false;
-	if (install_sync(in, now) == 1)
-		debounce_retry(&in->deb, now, DEBOUNCE_MS);
-out:
-	install_schedule(l, in);
+	install_chain(in, now);
+}
+
+/* dirwatch wants an absolute path; --cni-conf-dir may be relative. */
+static int install_watch(struct loop *l, struct install *in)
+{
+	char abs[PATH_MAX], cwd[PATH_MAX];
+	const char *dir = in->conf_dir;
+
+	if (dir[0] != '/') {
+		if (!getcwd(cwd, sizeof(cwd)) || snprintf(abs, sizeof(abs), "%s/%s", cwd, dir) >= (int)sizeof(abs)) {
+			alog(ALOG_ERROR, "install: conf dir %.200s: no absolute path for it", dir);
+			return -1;
+		}
+		dir = abs;
+	}
+	/* dirwatch_start logged why the directory has no watch. */
+	if (dirwatch_start(l, &in->dw, dir, WATCH_MASK, install_on_change, in) || in->dw.wd < 0)
+		return -1;
+	alog(ALOG_INFO, "install: watching %s", in->conf_dir);
+	return 0;
 }
 
 int install_start(struct loop *l, struct install *in, const char *entry_json)
 {
 	struct fs_err e = { 0 };
 
-	in->ifd = in->wd = -1;
-	debounce_init(&in->deb, DEBOUNCE_MS, DEBOUNCE_MAX_MS);
+	in->dw.ifd = in->dw.wd = -1;
 	throttle_init(&in->thr, WRITE_BURST, WRITE_WINDOW_MS);
-	loop_timer_init(&in->timer, install_on_timer, in);
+	loop_debounce_init(l, &in->deb, DEBOUNCE_MS, DEBOUNCE_MAX_MS, install_on_settle, in);
 	if (conflist_entry_parse(entry_json, &in->entry, &e)) {
 		alog(ALOG_ERROR, "install: --entry: %s", e.msg);
 		return -1;
 	}
 	if (install_binary(in))
 		return -1;
-	in->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (in->ifd < 0) {
-		alog(ALOG_ERROR, "install: inotify: %s", strerror(errno));
+	if (install_conf_dir(in, &e)) {
+		install_log_error(in, e.msg);
 		return -1;
 	}
 	/* The watch comes before the first look: no change slips between. */
-	if (install_watch_add(in) || loop_add_fd(l, in->ifd, install_on_inotify, in))
+	if (install_watch(l, in))
 		return -1;
-	alog(ALOG_INFO, "install: watching %s", in->conf_dir);
-	if (install_sync(in, mono_ms()) == 1) {
-		debounce_kick(&in->deb, mono_ms());
-		install_schedule(l, in);
-	}
+	in->lost = !dirwatch_present(&in->dw);
+	if (in->lost)
+		loop_debounce_kick(&in->deb);
+	else
+		install_chain(in, mono_ms());
 	return 0;
 }
 
@@ -298,12 +273,8 @@ int install_unchain(struct install *in)
 
 void install_release(struct loop *l, struct install *in)
 {
-	if (in->ifd >= 0) {
-		loop_del_fd(l, in->ifd);
-		close(in->ifd);
-	}
-	in->ifd = -1;
-	loop_timer_forget(l, &in->timer);
+	dirwatch_release(l, &in->dw);
+	loop_debounce_forget(&in->deb);
 	cJSON_Delete(in->entry);
 	in->entry = NULL;
 }

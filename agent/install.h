@@ -2,12 +2,13 @@
  * fsync + rename: kubelet may be executing the old one) and keeps the
  * flowsteer entry chained in the conflist the runtime uses. Calico's
  * installer rewrites its conflist (whole file, often by rename) on every
- * calico-node restart, dropping the entry: inotify on the conf dir, a
- * debounce (act once the burst is quiet, 150 ms, at most 600 ms late) and a
- * throttle (5 rewrites per 10 s: another writer that keeps removing the
- * entry must not turn this into a write loop). Only writes on change. On
- * exit (SIGTERM) install_unchain() takes the entry out; the binary stays,
- * because pods deleted later still need their DEL. */
+ * calico-node restart, dropping the entry: a dirwatch on the conf dir (made
+ * again if it goes away), a loop_debounce (act once the burst is quiet,
+ * 150 ms, at most 600 ms late) and a throttle (pace.h: 5 rewrites per 10 s:
+ * another writer that keeps removing the entry must not turn this into a
+ * write loop). Only writes on change. On exit (SIGTERM) install_unchain()
+ * takes the entry out; the binary stays, because pods deleted later still
+ * need their DEL. */
 #ifndef FLOWSTEER_AGENT_INSTALL_H
 #define FLOWSTEER_AGENT_INSTALL_H
 
@@ -16,6 +17,7 @@
 #include <stdbool.h>
 #include <cjson/cJSON.h>
 
+#include "dirwatch.h"
 #include "loop.h"
 #include "pace.h"
 
@@ -24,18 +26,18 @@ struct install {
 	const char *conf_dir;
 	const char *src;
 	cJSON *entry;
-	int ifd, wd;
-	bool rewatch, waiting_logged, throttle_logged, chained_once;
+	bool lost;                   /* the conf dir went away: make it again */
+	bool waiting_logged, throttle_logged, chained_once;
 	char last[PATH_MAX];         /* the file chained into last */
 	char last_msg[768];          /* the last error logged (logged once) */
-	struct debounce deb;
+	struct dirwatch dw;
+	struct loop_debounce deb;
 	struct throttle thr;
-	struct loop_timer timer;
 	_Atomic unsigned long long writes; /* conflist rewrites (metrics) */
 };
 
-/* Parses entry_json (NULL: default entry), copies the plugin, sets up the
- * inotify watch and chains once; then reacts in the loop. Returns 0 or -1
+/* Parses entry_json (NULL: default entry), copies the plugin, watches the
+ * conf dir and chains once; then reacts in the loop. Returns 0 or -1
  * (logged). */
 int install_start(struct loop *l, struct install *in, const char *entry_json);
 /* Takes the entry out of the file chained last and of the one in use now.

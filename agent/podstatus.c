@@ -168,7 +168,7 @@ static bool podstatus_send(struct podstatus *p, struct podstatus_slot *s, struct
 	return true;
 }
 
-static struct podstatus_slot *slot_free(struct podstatus *p)
+static struct podstatus_slot *slot_find_free(struct podstatus *p)
 {
 	for (int i = 0; i < PODSTATUS_INFLIGHT; i++)
 		if (!p->slot[i].e)
@@ -195,7 +195,7 @@ static void podstatus_kick(struct podstatus *p)
 			next = next < 0 || e->due < next ? e->due : next;
 			continue;
 		}
-		s = slot_free(p);
+		s = slot_find_free(p);
 		if (s && !podstatus_send(p, s, e) && entry_needs(e)) {
 			/* Out of memory or a refused option: later. */
 			e->due = now + backoff_next(&e->bo, now, drand48());

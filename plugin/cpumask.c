@@ -30,26 +30,9 @@ bool cpumask_empty(const struct cpumask *m)
 	return true;
 }
 
-unsigned cpumask_weight(const struct cpumask *m)
-{
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < CPUMASK_WORDS; i++)
-		n += (unsigned)__builtin_popcountll(m->bits[i]);
-	return n;
-}
-
 bool cpumask_equal(const struct cpumask *a, const struct cpumask *b)
 {
 	return !memcmp(a->bits, b->bits, sizeof(a->bits));
-}
-
-bool cpumask_subset(const struct cpumask *a, const struct cpumask *b)
-{
-	for (unsigned i = 0; i < CPUMASK_WORDS; i++)
-		if (a->bits[i] & ~b->bits[i])
-			return false;
-	return true;
 }
 
 void cpumask_and(struct cpumask *dst, const struct cpumask *a, const struct cpumask *b)

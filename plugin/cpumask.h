@@ -21,10 +21,7 @@ void cpumask_zero(struct cpumask *m);
 void cpumask_set(struct cpumask *m, unsigned cpu);
 bool cpumask_test(const struct cpumask *m, unsigned cpu);
 bool cpumask_empty(const struct cpumask *m);
-unsigned cpumask_weight(const struct cpumask *m);
 bool cpumask_equal(const struct cpumask *a, const struct cpumask *b);
-/* a is a subset of b */
-bool cpumask_subset(const struct cpumask *a, const struct cpumask *b);
 void cpumask_and(struct cpumask *dst, const struct cpumask *a, const struct cpumask *b);
 void cpumask_or(struct cpumask *dst, const struct cpumask *a, const struct cpumask *b);
 void cpumask_andnot(struct cpumask *dst, const struct cpumask *a, const struct cpumask *b);

@@ -1,4 +1,23 @@
-/* Errors and warnings carried from helpers up to main, which alone prints. */
+/* Errors and warnings carried from helpers up to main, which alone prints.
+ *
+ * The error rule, in the plugin as in the agent:
+ *  - Below a module boundary (a helper around one system call or one file,
+ *    a pure parser: util.c, sysfs.c, a static function), a
+ *    failure is 0 or -errno, the kernel's own value where there is one;
+ *    the caller knows what was being done and names it.
+ *  - At the boundary and above (what another module, a verb or an agent
+ *    duty calls), it is 0 or -1 with a struct fs_err set by err_set(): a
+ *    code from the enum below and a message naming the thing and the value
+ *    that failed; the first error wins. It is printed once, where its trip
+ *    ends: cmd/main.c in the plugin; in the agent, the duty's loop callback
+ *    or its start function (alog), which then returns -1 "(logged)".
+ *  - An answer that is not a failure of the call ("not trusted", "try
+ *    again later", "nothing there yet") is its own result (an enum value,
+ *    an fs_err code, an out-parameter), never an errno the kernel can also
+ *    return: a caller testing -EPERM for "not trusted" would take the
+ *    kernel's EPERM for it.
+ *  - Nothing else: no bool for failure, no 0/1/-1, no char *errbuf beside
+ *    these, no retry decided from a code that also means something else. */
 #ifndef FLOWSTEER_ERR_H
 #define FLOWSTEER_ERR_H
 

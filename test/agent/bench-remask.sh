@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Phase-2 numbers (not pass/fail), in a node netns made here with PODS
-# (default 50) pods the plugin ADDs for real (pod netns + veth, the node's
-# underlay held by all), the agent in that netns with the test API server:
+# Numbers of the status and re-mask duties (not pass/fail), in a node netns
+# made here with PODS (default 50) pods the plugin ADDs for real (pod netns
+# + veth, the node's underlay held by all), the agent in that netns with the
+# test API server:
 #  1. status patch latency: from each ADD's return to its patch on the
 #     server (the server's clock, the same host), p50/p99/max; and the
 #     patches sent for PODS ADDs (one each is the floor);

@@ -1,5 +1,5 @@
-/* Test client for kube_patch_pod_annotation() (the call phase 2 uses to
- * write flowsteer.io/status):
+/* Test client for kube_patch_pod_annotation(): the merge patch that the
+ * status duty (podstatus.c) sends to write flowsteer.io/status, one call:
  *   kpatch (--sa-dir DIR | --kubeconfig PATH) NS NAME UID|- KEY [VALUE]
  * prints the HTTP status; exit 0 on 2xx, 1 otherwise (message on stderr);
  * no VALUE removes the key. */

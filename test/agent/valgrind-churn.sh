@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Memcheck of the agent across 1000 watch events (namespace and pod churn),
-# a dropped watch, a 410 Gone relist, the phase-2 duties (status patches
-# for three pods the plugin ADDs for real, one of them a 409, one DEL; two
-# re-masks after CPU manager state changes) and SIGTERM, against the test
-# API server in a network namespace made here (removed at the end):
+# a dropped watch, a 410 Gone relist, the duties driven by the plugin's
+# records (status patches for three pods the plugin ADDs for real, one of
+# them a 409, one DEL; two re-masks after CPU manager state changes) and
+# SIGTERM, against the test API server in a network namespace made here
+# (removed at the end):
 #
 #   valgrind --leak-check=full --errors-for-leak-kinds=definite,indirect
 #            --error-exitcode=99 flowsteer-agent ...
@@ -83,7 +84,7 @@ MPORT=$(sed -n 's/.*metrics on .*(port \([0-9]*\)).*/\1/p' "$T/agent.log" | head
 metric() { in_ns curl -sS -m 30 "http://127.0.0.1:$MPORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 # metric_is NAME VALUE (until_ok calls it again each time).
 metric_is() { [ "$(metric "$1")" = "$2" ]; }
-step() { until_ok 60 metric_is "$@" || { echo "phase 2: $1 never became $2"; exit 1; }; }
+step() { until_ok 60 metric_is "$@" || { echo "status/re-mask duties: $1 never became $2"; exit 1; }; }
 step 'flowsteer_status_patches_total{result="ok"}' 2
 step 'flowsteer_status_patches_total{result="conflict"}' 1
 cpu_state 0
@@ -92,7 +93,7 @@ cpu_state "0-$(($(nproc) - 1))"
 step flowsteer_remask_total 2
 cni DEL v2 u-2
 step 'flowsteer_attachments{mode="rfs",scope="both"}' 2
-echo "# phase 2: patches ok $(metric 'flowsteer_status_patches_total{result="ok"}'), conflict $(metric 'flowsteer_status_patches_total{result="conflict"}'), re-masks $(metric flowsteer_remask_total), drift $(metric flowsteer_drift_devices)"
+echo "# status and re-mask duties: patches ok $(metric 'flowsteer_status_patches_total{result="ok"}'), conflict $(metric 'flowsteer_status_patches_total{result="conflict"}'), re-masks $(metric flowsteer_remask_total), drift $(metric flowsteer_drift_devices)"
 start=$(date +%s)
 python3 - "$EVENTS" <<'PY' | ctl_json
 import json, random, sys

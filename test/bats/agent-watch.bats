@@ -6,7 +6,7 @@
 # ends (no warning, no relist), 410 Gone relists, a hung server is noticed
 # at timeoutSeconds + margin, 401/403 back off without a tight loop
 # or a crash, a thousand events end in the server's state, the token never
-# shows, and the merge patch phase 2 uses.
+# shows, and the merge patch the status duty (podstatus.c) sends.
 
 bats_require_minimum_version 1.5.0
 

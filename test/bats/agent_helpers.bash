@@ -203,7 +203,7 @@ file_matches() { [ -f "$AF" ] && diff <(expected_file) <(actual_file) >/dev/null
 file_has() { [ -f "$AF" ] && jq -e "$1" "$AF" >/dev/null 2>&1; }
 log_has() { grep -q -- "$1" "$A_LOG"; }
 
-# ---- phase 2: the plugin's records (agent-status, agent-records, agent-remask)
+# ---- the duties driven by the plugin's records (agent-status, agent-records, agent-remask)
 
 # p2_setup: helpers.bash's node netns (ul0 underlay with the default route:
 # the @underlay node device) is the agent's and the API server's too, as on
