@@ -6,7 +6,10 @@ BINDIR      ?= $(PREFIX)/bin
 
 CC      ?= cc
 PKG     ?= pkg-config
-VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+# RELEASE (the file VERSION) tags the image that conf/flowsteer-daemonset.yaml
+# names; VERSION (git describe) is what the binaries report.
+RELEASE := $(strip $(file <VERSION))
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo $(RELEASE))
 
 WARN    := -Wall -Wextra -Wformat=2 -Wmissing-prototypes -Wshadow -Wno-unused-parameter
 CFLAGS  ?= -O2 -g

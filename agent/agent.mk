@@ -44,7 +44,9 @@ bats: $(AGENT_BIN) $(AGENT_KPATCH)
 
 # The image (podman; bases made from Debian packages by mmdebstrap, since
 # no base image can be pulled): see test/image/build.sh.
-IMAGE ?= localhost/flowsteer-agent:$(VERSION)
+# Tagged with the release (the file VERSION), the tag the DaemonSet names;
+# the agent inside reports git describe (flowsteer-agent --version).
+IMAGE ?= localhost/flowsteer-agent:$(RELEASE)
 image:
 	$(call deps,build image)
 	$(Q)$(SUBMAKE) $(BIN) $(AGENT_BIN)

@@ -60,6 +60,21 @@ teardown() { teardown_watch; }
 	[ "$WATCH_STATUS" -eq 0 ]
 }
 
+@test "agent install: a hand edit of the flowsteer entry is reverted to --entry's (docs/agent.md)" {
+	make_root "$ROOT"
+	start_watch
+	wait_until 5 has_entry "$F"
+	jq -S . "$F" >"$BATS_TEST_TMPDIR/chained"
+	same() { jq -S . "$F" | cmp -s - "$BATS_TEST_TMPDIR/chained"; }
+	jq '(.plugins[] | select(.type == "flowsteer")).mode = "rps"' "$F" >"$NET_DIR/.e.tmp"
+	mv -f "$NET_DIR/.e.tmp" "$F"
+	! same
+	wait_until 3 same
+	[ "$(grep -c 'flowsteer chained' "$WATCH_LOG")" -eq 2 ]
+	stop_watch TERM
+	[ "$WATCH_STATUS" -eq 0 ]
+}
+
 @test "agent install: empty conf dir at start, the conflist appears later; SIGINT unchains" {
 	mkdir -p "$NET_DIR"
 	start_watch

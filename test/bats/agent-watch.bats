@@ -223,6 +223,17 @@ print(json.dumps({"ops": ops}))')
 	log_has "API server $KUBE_URL"
 }
 
+@test "agent: a kubeconfig's insecure-skip-tls-verify is honoured, with a warning that the server is not authenticated" {
+	api_start
+	kube_kubeconfig "$KT/wrong-ca.crt"
+	sed -i -e '/certificate-authority-data/d' \
+		-e 's|^\( *\)server: .*|&\n\1insecure-skip-tls-verify: true|' "$KUBECONFIG_FILE"
+	ctl '{"op":"ns","name":"k","annotations":{"flowsteer.io/mode":"rps"}}'
+	agent_start --kubeconfig "$KUBECONFIG_FILE"
+	wait_until 5 file_has '.namespaces.k'
+	log_has "insecure-skip-tls-verify is set: the API server $KUBE_URL is not authenticated"
+}
+
 @test "kube_patch_pod_annotation: merge patch with uid precondition (409 on another incarnation), null removes" {
 	api_start
 	ctl '{"op":"pod","ns":"team-a","name":"web","node":"node-1","uid":"u-1","annotations":{"keep":"me"}}'

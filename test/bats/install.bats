@@ -136,6 +136,14 @@ install_sh() { DESTDIR=$ROOT FLOWSTEER_BIN=$FLOWSTEER_BIN timeout "$FS_TIMEOUT" 
 	[[ $stderr == *"no package list for group \"no-such-group\""* ]]
 }
 
+# yq_image: the agent container's image in the DaemonSet manifest.
+yq_image() {
+	python3 -c 'import sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d.get("kind") == "DaemonSet":
+        print(d["spec"]["template"]["spec"]["containers"][0]["image"])' "$REPO_ROOT/conf/flowsteer-daemonset.yaml"
+}
+
 # --- .ci/ --------------------------------------------------------------------
 
 @test ".ci/summary: a skipped test is no pass; skips are named before 'N passed, N failed, N skipped'" {
@@ -228,8 +236,8 @@ assert ann["prometheus.io/scrape"] == "true" and ann["prometheus.io/port"] == "9
 assert c["livenessProbe"]["httpGet"]["path"] == "/healthz" and c["readinessProbe"]["httpGet"]["path"] == "/readyz"
 # Least privilege: read namespaces and pods, patch pods; nothing else.
 rules = {(tuple(r["apiGroups"]), tuple(r["resources"]), tuple(sorted(r["verbs"]))) for r in rk["ClusterRole"]["rules"]}
-assert rules == {(("",), ("namespaces",), ("get", "list", "watch")),
-                 (("",), ("pods",), ("get", "list", "patch", "watch"))}, rules
+assert rules == {(("",), ("namespaces",), ("list", "watch")),
+                 (("",), ("pods",), ("list", "patch", "watch"))}, rules
 assert "Secret" not in rk
 b = rk["ClusterRoleBinding"]
 assert b["roleRef"]["name"] == rk["ClusterRole"]["metadata"]["name"]
@@ -237,6 +245,11 @@ assert b["subjects"] == [{"kind": "ServiceAccount", "name": "flowsteer-agent", "
 EOF
 	echo "$output"
 	[ "$status" -eq 0 ]
+}
+
+@test "conf/flowsteer-daemonset.yaml names the image make image tags (the release in VERSION)" {
+	[ "$(yq_image)" = "localhost/flowsteer-agent:$(cat "$REPO_ROOT/VERSION")" ]
+	[ "$(make -s -C "$REPO_ROOT" -n DEPS=0 image | sed -n 's/^IMAGE=\([^ ]*\) .*/\1/p')" = "$(yq_image)" ]
 }
 
 @test "conf/*.yaml: kubectl create --dry-run=client accepts them (needs kubectl and a cluster)" {
