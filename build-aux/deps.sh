@@ -59,7 +59,9 @@ missing() {
 need_deb_src() {
 	[[ " ${groups[*]} " == *" build "* ]] || return 1
 	[ ! -f "${CJSON_SRC:-$REPO/deps/cjson}/cJSON.c" ] || return 1
-	! apt-cache showsrc cjson 2>/dev/null | grep -q '^Version:'
+	local src
+	src=$(apt-cache showsrc cjson 2>/dev/null) || true
+	[[ $src != *"Version: "* ]]
 }
 
 for g in "${groups[@]}"; do
@@ -102,7 +104,12 @@ for p in "${gone[@]}"; do
 	! grep -qx "$p" "$LISTS/build.txt" || die "package $p (build-aux/packages/build.txt) is not available from apt here"
 done
 if [ ${#have[@]} -gt 0 ]; then
-	apt-get install -y -qq --no-install-recommends "${have[@]}" >/dev/null ||
-		die "apt-get install ${have[*]} failed"
+	# apt's own chatter (debconf without apt-utils) only when it fails.
+	log=$(mktemp)
+	trap 'rm -f "$log"' EXIT
+	apt-get install -y -qq --no-install-recommends "${have[@]}" >"$log" 2>&1 || {
+		cat "$log" >&2
+		die "apt-get install ${have[*]} failed (above)"
+	}
 fi
 [ ${#gone[@]} -eq 0 ] || echo "deps: warning: not available from apt here, skipped: ${gone[*]}" >&2
