@@ -73,6 +73,17 @@ if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>
 	die "no dpkg/apt-get here: install the equivalents of ${where% } (${want[*]}), then run make with DEPS=0"
 fi
 mapfile -t miss < <(missing "${want[@]}")
+# The lists the missing packages come from.
+where=
+for g in "${groups[@]}"; do
+	for p in "${miss[@]}"; do
+		if sed -e 's/#.*//' -e 's/[[:space:]]//g' "$LISTS/$g.txt" | grep -qxF -- "$p"; then
+			where+="build-aux/packages/$g.txt "
+			break
+		fi
+	done
+done
+[ -n "$where" ] || where="build-aux/packages/build.txt "
 src=0
 need_deb_src && src=1
 if [ ${#miss[@]} -eq 0 ] && [ "$src" = 0 ]; then

@@ -114,7 +114,7 @@ install_sh() { DESTDIR=$ROOT FLOWSTEER_BIN=$FLOWSTEER_BIN timeout "$FS_TIMEOUT" 
 	run timeout "$FS_TIMEOUT" env DEPS_PRETEND_MISSING="jq iputils-ping" "$REPO_ROOT/install.sh" --deps --dry-run
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[[ $output == *"deps: would install jq iputils-ping (build-aux/packages/build.txt build-aux/packages/test.txt)"* ]]
+	[[ $output == *"deps: would install jq iputils-ping (build-aux/packages/test.txt)"* ]]
 	[[ $output == *"nothing was changed"* ]]
 	dpkg-query -W -f='${db:Status-Abbrev}' jq | grep -q '^ii'
 }
