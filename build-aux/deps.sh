@@ -30,7 +30,11 @@ for a in "$@"; do
 	*) groups+=("$a") ;;
 	esac
 done
-[ ${#groups[@]} -gt 0 ] || die "no group (usage: build-aux/deps.sh [--dry-run] [--verbose] GROUP...; groups: $(cd "$LISTS" && ls -- *.txt | sed 's/\.txt$//' | tr '\n' ' '))"
+if [ ${#groups[@]} -eq 0 ]; then
+	all=("$LISTS"/*.txt)
+	all=("${all[@]##*/}")
+	die "no group (usage: build-aux/deps.sh [--dry-run] [--verbose] GROUP...; groups: ${all[*]%.txt})"
+fi
 [ "${DEPS:-1}" != 0 ] || exit 0
 
 # The packages of the groups' lists, each once, in list order.
