@@ -100,8 +100,9 @@ if [ "$dry" = 1 ]; then
 	echo "deps: would install ${what} (${where% })"
 	exit 0
 fi
-[ "$(id -u)" -eq 0 ] ||
-	die "missing ${what} (${where% }): run as root (sudo make ...), or: sudo apt-get install ${miss[*]}"
+fix="sudo apt-get install ${miss[*]}"
+[ ${#miss[@]} -gt 0 ] || fix="sudo build-aux/apt-deb-src.sh"
+[ "$(id -u)" -eq 0 ] || die "missing ${what} (${where% }): run as root (sudo make ...), or: $fix"
 
 export DEBIAN_FRONTEND=noninteractive
 echo "deps: installing ${what} (${where% })"
