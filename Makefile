@@ -6,7 +6,10 @@ BINDIR      ?= $(PREFIX)/bin
 
 CC      ?= cc
 PKG     ?= pkg-config
-VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo 0.1.0)
+# RELEASE (the file VERSION) tags the image that conf/flowsteer-daemonset.yaml
+# names; VERSION (git describe) is what the binaries report.
+RELEASE := $(strip $(file <VERSION))
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo $(RELEASE))
 
 WARN    := -Wall -Wextra -Wformat=2 -Wmissing-prototypes -Wshadow -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
@@ -38,6 +41,18 @@ BUILD ?= build-dyn
 endif
 BUILD ?= build
 
+# $(call pc,VAR,ARGS): pkg-config ARGS, asked once (kept in VAR) when a
+# recipe first needs it and never at parse time: on a fresh machine `make
+# test` reads this file before build-aux/deps.sh installs the libraries.
+pc = $(if $(filter undefined,$(origin $(1))),$(eval $(1) := $(shell $(PKG) $(2))))$($(1))
+
+# $(call deps,GROUP...): the first line of a target that needs Debian
+# packages: installs what build-aux/packages/GROUP.txt lists and dpkg lacks
+# (as root), or stops with one line naming it. The target then makes what it
+# builds in a new make, which sees the installed libraries. DEPS=0 skips it.
+deps = $(Q)build-aux/deps.sh $(1)
+SUBMAKE = $(MAKE) --no-print-directory
+
 LIBS_PC := libnl-3.0 libnl-route-3.0 libcap
 ifeq ($(STATIC),1)
 # Debian ships libnl-3, libnl-route-3 and libcap as .a, but cJSON only as a
@@ -50,8 +65,8 @@ CJSON_DIR := $(BUILD)/cjson
 CJSON_A   := $(CJSON_DIR)/libcjson.a
 CJSON_H   := $(CJSON_DIR)/include/cjson/cJSON.h
 CJSON_CFLAGS ?= -O2 -g
-PC_CFLAGS := -I$(CJSON_DIR)/include $(shell $(PKG) --cflags $(LIBS_PC))
-PC_LIBS   := $(CJSON_A) $(shell $(PKG) --static --libs $(LIBS_PC)) -lm
+PC_CFLAGS = -I$(CJSON_DIR)/include $(call pc,PC_CFLAGS_,--cflags $(LIBS_PC))
+PC_LIBS   = $(CJSON_A) $(call pc,PC_LIBS_,--static --libs $(LIBS_PC)) -lm
 # libnl's references to glibc's NSS lookups go to build-aux/static-nss.c;
 # --fatal-warnings turns glibc's "Using 'X' in statically linked
 # applications" link warning into an error should another one appear.
@@ -59,8 +74,8 @@ NSS_WRAP  := getaddrinfo getnameinfo getprotobyname getprotobynumber
 NSS_OBJ   := $(BUILD)/build-aux/static-nss.o
 BIN_LDFLAGS := -static -Wl,--fatal-warnings $(NSS_WRAP:%=-Wl,--wrap=%)
 else
-PC_CFLAGS := $(shell $(PKG) --cflags libcjson $(LIBS_PC))
-PC_LIBS   := $(shell $(PKG) --libs libcjson $(LIBS_PC))
+PC_CFLAGS = $(call pc,PC_CFLAGS_,--cflags libcjson $(LIBS_PC))
+PC_LIBS   = $(call pc,PC_LIBS_,--libs libcjson $(LIBS_PC))
 endif
 
 ifeq ($(V),1)
@@ -97,7 +112,7 @@ $(BUILD)/%.o: %.c
 $(BUILD)/test/%: test/unit/%.c $(BUILD)/libflowsteer.a $(CJSON_A)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libflowsteer.a $(LDLIBS) $(shell $(PKG) --libs cmocka)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libflowsteer.a $(LDLIBS) $(call pc,CMOCKA_LIBS_,--libs cmocka)
 
 ifeq ($(STATIC),1)
 $(PLUGIN_OBJ) $(CMD_OBJ) $(NSS_OBJ) $(UNIT_BIN): | $(CJSON_H)
@@ -141,24 +156,34 @@ bats: $(BATS_BINS)
 	$(Q)FLOWSTEER_BIN=$(abspath $(BIN)) FLOWSTEER_STATIC_BIN=$(abspath $(STATIC_BIN)) \
 		FLOWSTEER_DYN_BIN=$(abspath $(DYN_BIN)) bats --timing test/bats
 
-test: all unit bats
+test:
+	$(call deps,build test)
+	$(Q)$(SUBMAKE) all unit bats
 
-e2e: $(BIN)
+e2e:
+	$(call deps,build test e2e)
+	$(Q)$(SUBMAKE) $(BIN)
 	$(Q)FLOWSTEER_BIN=$(abspath $(BIN)) e2e/run.sh
 
 # Pods through a real runtime: containerd 1.6's CRI, its own instance in a
 # temp dir and the testbed's node netns (root; see e2e/README.md).
-e2e-cri: $(BIN)
+e2e-cri:
+	$(call deps,build test e2e)
+	$(Q)$(SUBMAKE) $(BIN)
 	$(Q)FLOWSTEER_BIN=$(abspath $(BIN)) e2e/cri/run.sh
 
 # The steering section alone, on its own testbed: STEER_ARGS='--repeat 20'.
-e2e-steer: $(BIN)
+e2e-steer:
+	$(call deps,build test e2e)
+	$(Q)$(SUBMAKE) $(BIN)
 	$(Q)FLOWSTEER_BIN=$(abspath $(BIN)) e2e/steering.sh $(STEER_ARGS)
 
 # Alerts and dashboard (conf/prometheus, conf/grafana): promtool, then a
 # real Prometheus and node_exporter scraping the agent on the e2e testbed
 # (root; see docs/alerts.md). prom-rules regenerates the PrometheusRule.
-test-prom: $(BIN) $(AGENT_BIN)
+test-prom:
+	$(call deps,build test e2e prom)
+	$(Q)$(SUBMAKE) $(BIN) $(AGENT_BIN)
 	$(Q)FLOWSTEER_BIN=$(abspath $(BIN)) FLOWSTEER_AGENT_BIN=$(abspath $(AGENT_BIN)) test/prom/run.sh
 
 # The static part alone (no root): promtool, the PrometheusRule, the dashboard.
@@ -168,16 +193,21 @@ check-prom:
 prom-rules:
 	$(Q)build-aux/gen-prometheusrule.py
 
-bench: $(BIN)
+bench:
+	$(call deps,build test e2e)
+	$(Q)$(SUBMAKE) $(BIN)
 	$(Q)FLOWSTEER_BIN=$(abspath $(BIN)) test/bench/bench.sh
 
-bench-e2e: $(BIN)
+bench-e2e:
+	$(call deps,build test e2e)
+	$(Q)$(SUBMAKE) $(BIN)
 	$(Q)FLOWSTEER_BIN=$(abspath $(BIN)) e2e/bench.sh $(BENCH_ARGS)
 
 demo:
 	$(Q)e2e/demo.sh
 
 fuzz:
+	$(call deps,build test)
 	$(Q)test/fuzz/run.sh $(FUZZ_SECONDS)
 
 install: $(BIN)

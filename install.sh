@@ -8,6 +8,7 @@
 #   ./install.sh --uninstall  takes the entry out, then removes the binary
 #   ./install.sh --dry-run    shows what it would change (a diff), changes nothing
 #   ./install.sh --deps       only installs the build and test dependencies
+#                             (build-aux/packages/{build,test}.txt)
 #   ./install.sh --no-build   no apt, no make: installs the existing build/flowsteer
 #   ./install.sh --entry JSON chains this entry instead of the default one
 #
@@ -22,16 +23,6 @@ CNI_BIN_DIR=${CNI_BIN_DIR:-/opt/cni/bin}
 CNI_NET_DIR=${CNI_NET_DIR:-/etc/cni/net.d}
 DESTDIR=${DESTDIR:-}
 BIN=${FLOWSTEER_BIN:-$REPO/build/flowsteer}
-
-# What `make` needs for the static binary: Debian's .a files of libnl-3,
-# libnl-route-3 and libcap; cJSON is built from Debian's source package
-# (apt-get source: dpkg-dev and a deb-src entry, see deb_src below).
-BUILD_DEPS=(build-essential pkg-config dpkg-dev libnl-3-dev libnl-route-3-dev libcap-dev)
-# What `make` (the agent too), `make test`, `make e2e` and `make demo` need
-# on top (libcjson-dev: the agent and the dynamic builds for valgrind, ASan
-# and fuzzing; libcurl, libmicrohttpd, libyaml: the agent).
-TEST_DEPS=(libcjson-dev libcurl4-openssl-dev libmicrohttpd-dev libyaml-dev libcmocka-dev file bats jq iproute2 iperf3 sysstat gnuplot-nox golang-go
-	golang-github-appc-cni-dev containernetworking-plugins hyperfine python3 python3-yaml openssl)
 
 say() { printf 'install.sh: %s\n' "$*"; }
 die() {
@@ -91,72 +82,23 @@ DEST_BIN=$BIN_DIR/flowsteer
 TMP=
 trap '[ -z "$TMP" ] || rm -f "$TMP"' EXIT
 
-# The packages of "$@" that dpkg does not have installed.
-missing_packages() {
-	local p
-	for p in "$@"; do
-		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || echo "$p"
-	done
-}
-
-# deps KIND PACKAGE...: installs what is missing (KIND build: a failure stops us).
+# deps GROUP...: what build-aux/packages/GROUP.txt lists and dpkg lacks,
+# installed by build-aux/deps.sh (the lists make's targets use).
 deps() {
-	local kind=$1 p
-	shift
-	local missing=() unavailable=()
+	local args=(--verbose)
+	[ "$dry" = 0 ] || args+=(--dry-run)
 	if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
-		if [ "$kind" = build ] && command -v make >/dev/null 2>&1 && command -v cc >/dev/null 2>&1 &&
+		if [ "$*" = build ] && command -v make >/dev/null 2>&1 && command -v cc >/dev/null 2>&1 &&
 			pkg-config --exists libnl-3.0 libnl-route-3.0 libcap 2>/dev/null; then
 			say "no apt here, but the build dependencies are present (pkg-config): going on"
 			return 0
 		fi
 		die "no apt-get/dpkg: install.sh installs dependencies on Debian/Ubuntu only. Install the" \
-			"equivalents of: $* (a C compiler, make, pkg-config, static libnl-3, libnl-route-3" \
-			"and libcap), unpack cJSON's source, run make CJSON_SRC=that-directory," \
+			"equivalents of build-aux/packages/build.txt (a C compiler, make, pkg-config, static libnl-3," \
+			"libnl-route-3 and libcap), unpack cJSON's source, run make CJSON_SRC=that-directory," \
 			"then ./install.sh --no-build"
 	fi
-	mapfile -t missing < <(missing_packages "$@")
-	if [ ${#missing[@]} -eq 0 ]; then
-		say "$kind dependencies: all installed"
-		return 0
-	fi
-	if [ "$dry" = 1 ]; then
-		say "would apt-get install: ${missing[*]}"
-		return 0
-	fi
-	[ "$(id -u)" -eq 0 ] || die "missing packages: ${missing[*]}; run as root (sudo ./install.sh) or apt-get install them"
-	say "apt-get install: ${missing[*]}"
-	DEBIAN_FRONTEND=noninteractive apt-get update -qq || die "apt-get update failed"
-	# A package this release lacks must not stop the others.
-	local have=()
-	for p in "${missing[@]}"; do
-		if apt-cache show "$p" >/dev/null 2>&1; then have+=("$p"); else unavailable+=("$p"); fi
-	done
-	if [ ${#have[@]} -gt 0 ]; then
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${have[@]}" ||
-			die "apt-get install ${have[*]} failed"
-	fi
-	if [ ${#unavailable[@]} -gt 0 ]; then
-		for p in "${unavailable[@]}"; do
-			case " ${BUILD_DEPS[*]} " in
-			*" $p "*) die "package $p is not available from apt here; it is needed to build" ;;
-			esac
-		done
-		say "warning: not available from apt here, skipped: ${unavailable[*]}" >&2
-	fi
-}
-
-# deb_src: lets `make` fetch cJSON's source (apt-get source) unless it
-# already has it; build-aux/apt-deb-src.sh adds deb-src entries mirroring the
-# distribution's own when apt has none, and runs apt-get update.
-deb_src() {
-	[ ! -f "$REPO/deps/cjson/cJSON.c" ] || return 0
-	command -v apt-get >/dev/null 2>&1 || return 0
-	if [ "$dry" = 1 ]; then
-		say "would add deb-src entries if apt has none (build-aux/apt-deb-src.sh)"
-		return 0
-	fi
-	"$REPO/build-aux/apt-deb-src.sh" || die "cannot set up apt-get source for cJSON (above)"
+	"$REPO/build-aux/deps.sh" "${args[@]}" "$@" || die "installing the dependencies failed (above)"
 }
 
 # The CNI config the runtime loads: libcni's ConfFiles (*.conf, *.conflist,
@@ -216,8 +158,7 @@ install_binary() {
 do_install() {
 	local file
 	if [ "$build" = 1 ]; then
-		deps build "${BUILD_DEPS[@]}"
-		deb_src
+		deps build
 		if [ "$dry" = 1 ]; then
 			say "would run make in $REPO"
 		else
@@ -263,7 +204,7 @@ do_uninstall() {
 }
 
 case $action in
-deps) deps build "${BUILD_DEPS[@]}" && deb_src && deps test "${TEST_DEPS[@]}" ;;
+deps) deps build test ;;
 install) do_install ;;
 uninstall) do_uninstall ;;
 esac

@@ -2,8 +2,8 @@
 # libcurl, libmicrohttpd and libyaml are linked here only; the agent shares
 # the plugin's conflist/util code through libflowsteer.a.
 AGENT_PC     := libcurl libmicrohttpd yaml-0.1 libcjson
-AGENT_CFLAGS := $(shell $(PKG) --cflags $(AGENT_PC)) -Iagent
-AGENT_LIBS   := $(shell $(PKG) --libs $(AGENT_PC)) -pthread
+AGENT_CFLAGS = $(call pc,AGENT_CFLAGS_,--cflags $(AGENT_PC)) -Iagent
+AGENT_LIBS   = $(call pc,AGENT_LIBS_,--libs $(AGENT_PC)) -pthread
 
 AGENT_SRC := $(sort $(wildcard agent/*.c))
 AGENT_OBJ := $(AGENT_SRC:%.c=$(BUILD)/%.o)
@@ -28,7 +28,7 @@ $(BUILD)/test/agent/%: test/agent/unit/%.c $(AGENT_LIB_OBJ) $(BUILD)/libflowstee
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) $(AGENT_CFLAGS) $(LDFLAGS) -o $@ $< $(AGENT_LIB_OBJ) $(BUILD)/libflowsteer.a \
-		$(AGENT_LIBS) $(LDLIBS) $(shell $(PKG) --libs cmocka)
+		$(AGENT_LIBS) $(LDLIBS) $(call pc,CMOCKA_LIBS_,--libs cmocka)
 
 $(AGENT_KPATCH): test/agent/kpatch.c $(AGENT_LIB_OBJ) $(BUILD)/libflowsteer.a
 	@mkdir -p $(dir $@)
@@ -44,10 +44,16 @@ bats: $(AGENT_BIN) $(AGENT_KPATCH)
 
 # The image (podman; bases made from Debian packages by mmdebstrap, since
 # no base image can be pulled): see test/image/build.sh.
-IMAGE ?= localhost/flowsteer-agent:$(VERSION)
-image: $(BIN) $(AGENT_BIN)
+# Tagged with the release (the file VERSION), the tag the DaemonSet names;
+# the agent inside reports git describe (flowsteer-agent --version).
+IMAGE ?= localhost/flowsteer-agent:$(RELEASE)
+image:
+	$(call deps,build image)
+	$(Q)$(SUBMAKE) $(BIN) $(AGENT_BIN)
 	$(Q)IMAGE=$(IMAGE) test/image/build.sh
-test-image: $(BIN) $(AGENT_BIN)
+test-image:
+	$(call deps,build test image)
+	$(Q)$(SUBMAKE) $(BIN) $(AGENT_BIN)
 	$(Q)IMAGE=$(IMAGE) test/image/test.sh
 
 bench-agent: $(BIN) $(AGENT_BIN)

@@ -5,8 +5,8 @@
 #
 #   build-aux/fetch-cjson.sh DIR      (called by make when DIR/cJSON.c is missing)
 #
-# Needs a deb-src entry (build-aux/apt-deb-src.sh, run by `install.sh --deps`
-# and .ci/run) and dpkg-dev. DIR gets cJSON.c, cJSON.h and the rest of the
+# Needs a deb-src entry (build-aux/apt-deb-src.sh, run by build-aux/deps.sh
+# for the build group: sudo make test, make demo, install.sh) and dpkg-dev. DIR gets cJSON.c, cJSON.h and the rest of the
 # package, plus DIR/DEBIAN-VERSION. Exit 1 with what to do when it cannot.
 set -euo pipefail
 
@@ -28,7 +28,7 @@ case $srcinfo in
 *"Version: "*) ;;
 *) die "apt knows no source package '$PKG': no deb-src entry, or no apt-get update" \
 	"since one was added. Fix: sudo build-aux/apt-deb-src.sh (adds it and updates;" \
-	"sudo ./install.sh --deps does the same), then make again" ;;
+	"sudo make test does the same), then make again" ;;
 esac
 
 parent=$(dirname "$DEST")

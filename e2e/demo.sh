@@ -1,6 +1,6 @@
 #!/bin/bash
 # make demo: flowsteer in two minutes, on a fresh Debian/Ubuntu machine.
-#  1. installs what is missing (./install.sh --deps, else apt-get), builds;
+#  1. installs what is missing (build-aux/deps.sh: make's package lists), builds;
 #  2. brings up a two-node Calico VXLAN testbed in network namespaces;
 #  3. creates two pods through the CNI chain (Calico stand-in -> flowsteer,
 #     run by libcni like containerd does) and shows what flowsteer tuned;
@@ -22,40 +22,11 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # ------------------------------------------------------------ 1. deps, build
-DEB_PKGS="build-essential pkg-config dpkg-dev libcjson-dev libnl-3-dev libnl-route-3-dev libcap-dev
-libcurl4-openssl-dev libyaml-dev jq iproute2 iperf3 sysstat gnuplot-nox golang-go
-golang-github-appc-cni-dev util-linux procps clang"
-
-deps_missing() {
-	local t m
-	for t in cc make pkg-config dpkg-source jq ip tc iperf3 mpstat gnuplot go nsenter flock taskset ss clang; do
-		command -v "$t" >/dev/null 2>&1 || echo "$t"
-	done
-	for m in libcjson libnl-3.0 libnl-route-3.0 libcap libcurl libmicrohttpd yaml-0.1; do
-		pkg-config --exists "$m" 2>/dev/null || echo "$m"
-	done
-	[ -d /usr/share/gocode/src/github.com/containernetworking/cni/libcni ] || echo libcni
-	# make builds cJSON from Debian's source package (apt-get source).
-	[ -f "$REPO/deps/cjson/cJSON.c" ] || apt-cache showsrc cjson 2>/dev/null | grep '^Version:' >/dev/null ||
-		echo "cjson-source(deb-src)"
-}
-
 step "1/6 dependencies and build"
-if [ "${DEMO_SKIP_DEPS:-0}" != 1 ] && [ -n "$(deps_missing)" ]; then
-	say "missing: $(deps_missing | tr '\n' ' ')"
-	if [ -x "$REPO/install.sh" ] && grep -q -- '--deps' "$REPO/install.sh"; then
-		say "running ./install.sh --deps"
-		(cd "$REPO" && ./install.sh --deps) || say "install.sh --deps failed; trying apt-get"
-	fi
-	if [ -n "$(deps_missing)" ]; then
-		command -v apt-get >/dev/null || { echo "demo: no apt-get; install: $DEB_PKGS" >&2; exit 1; }
-		say "apt-get install $(echo $DEB_PKGS)"
-		export DEBIAN_FRONTEND=noninteractive
-		"$REPO/build-aux/apt-deb-src.sh" --no-update &&
-			apt-get update -qq && apt-get install -y -qq $DEB_PKGS >/dev/null ||
-			{ echo "demo: apt-get install failed" >&2; exit 1; }
-	fi
-	[ -z "$(deps_missing)" ] || { echo "demo: still missing: $(deps_missing | tr '\n' ' ')" >&2; exit 1; }
+# What make test and make e2e need (build-aux/packages/{build,test,e2e}.txt):
+# only what dpkg lacks is installed.
+if [ "${DEMO_SKIP_DEPS:-0}" != 1 ]; then
+	"$REPO/build-aux/deps.sh" build test e2e || exit 1
 fi
 say "make"
 make -C "$REPO" >/dev/null || { echo "demo: make failed (run make to see why)" >&2; exit 1; }

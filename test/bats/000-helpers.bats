@@ -106,7 +106,9 @@ as_run() {
 	mkdir -p "$STATE_DIR/attachments"
 	flock "$STATE_DIR/lock" sleep 20 &
 	HOLDER=$!
-	sleep 0.3
+	# Held once a non-blocking try fails (bounded: 10 s).
+	local n=0
+	while flock -n "$STATE_DIR/lock" true && [ $((n++)) -lt 500 ]; do sleep 0.02; done
 	run ! expect_no_state
 }
 

