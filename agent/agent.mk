@@ -37,7 +37,7 @@ $(AGENT_KPATCH): test/agent/kpatch.c $(AGENT_LIB_OBJ) $(BUILD)/libflowsteer.a
 		$(AGENT_LIBS) $(LDLIBS)
 
 agent-unit: $(AGENT_UNIT_BIN)
-	$(Q)set -e; for t in $(AGENT_UNIT_BIN); do echo "== $$t"; $$t; done
+	$(Q)set -e; for t in $(AGENT_UNIT_BIN); do echo "== $$t"; $(EMU) $$t; done
 unit: agent-unit
 # The bats files find the agent next to $(FLOWSTEER_BIN).
 bats: $(AGENT_BIN) $(AGENT_KPATCH)
