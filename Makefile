@@ -170,6 +170,15 @@ bats: $(BATS_BINS)
 
 test: all unit bats
 
+# The arm64 build (cross-compiled, build-arm64/) under qemu-user: the unit
+# tests, then the static checks and the core bats cases (test/arm64/run.sh).
+.PHONY: deps-arm64 test-arm64
+deps-arm64:
+	$(Q)build-aux/arm64-deps.sh
+test-arm64: deps-arm64
+	$(Q)$(MAKE) --no-print-directory ARCH=arm64 all unit
+	$(Q)test/arm64/run.sh
+
 e2e: $(BIN)
 	$(Q)FLOWSTEER_BIN=$(abspath $(BIN)) e2e/run.sh
 
