@@ -45,10 +45,18 @@ bats: $(AGENT_BIN) $(AGENT_KPATCH)
 # The image (podman; bases made from Debian packages by mmdebstrap, since
 # no base image can be pulled): see test/image/build.sh.
 IMAGE ?= localhost/flowsteer-agent:$(VERSION)
-image: $(BIN) $(AGENT_BIN)
-	$(Q)IMAGE=$(IMAGE) test/image/build.sh
-test-image: $(BIN) $(AGENT_BIN)
-	$(Q)IMAGE=$(IMAGE) test/image/test.sh
+# One image index, linux/amd64 and linux/arm64 (IMAGE_ARCHES narrows it):
+# the arm64 binaries are cross-compiled here (make ARCH=arm64), never built
+# under emulation.
+IMAGE_ARCHES ?= amd64 arm64
+.PHONY: image-arm64-bins
+image-arm64-bins: deps-arm64
+	$(Q)$(MAKE) --no-print-directory ARCH=arm64 BUILD=build-arm64 build-arm64/flowsteer build-arm64/flowsteer-agent
+IMAGE_DEPS := $(BIN) $(AGENT_BIN) $(if $(filter arm64,$(IMAGE_ARCHES)),image-arm64-bins)
+image: $(IMAGE_DEPS)
+	$(Q)IMAGE=$(IMAGE) IMAGE_ARCHES="$(IMAGE_ARCHES)" test/image/build.sh
+test-image: $(IMAGE_DEPS)
+	$(Q)IMAGE=$(IMAGE) IMAGE_ARCHES="$(IMAGE_ARCHES)" test/image/test.sh
 
 bench-agent: $(BIN) $(AGENT_BIN)
 	$(Q)FLOWSTEER_AGENT_BIN=$(abspath $(AGENT_BIN)) test/agent/bench.sh
