@@ -61,7 +61,8 @@ img_arch() {
 	"${PODMAN[@]}" import -q --os linux --arch "$arch" "$rt" localhost/flowsteer-runtime-base:"$SUITE-$arch" >/dev/null ||
 		return 1
 	"${PODMAN[@]}" build -q --pull=never --network=none --platform "linux/$arch" -f "$REPO/conf/Containerfile" \
-		--build-arg BUILDER_BASE="$2" \
+		--build-arg BUILDER_BASE="$2" --build-arg BUILDPLATFORM="linux/$NATIVE_ARCH" \
+		--build-arg BUILDARCH="$NATIVE_ARCH" --build-arg TARGETARCH="$arch" \
 		--build-arg RUNTIME_BASE=localhost/flowsteer-runtime-base:"$SUITE-$arch" \
 		--build-arg VERSION="$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo dev)" \
 		-t "$IMAGE-$arch" "$REPO" >/dev/null

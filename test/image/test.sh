@@ -200,6 +200,16 @@ if [ "$FAIL" -gt 0 ]; then
 	"${PODMAN[@]}" logs flowsteer-agent-test 2>&1 | tail -n 40
 fi
 
+# image_file_is IMAGE PATH TEXT: `file` of PATH in IMAGE says TEXT.
+image_file_is() {
+	local m out
+	m=$("${PODMAN[@]}" image mount "$1") || return 1
+	out=$(file -L "$m$2")
+	"${PODMAN[@]}" image unmount "$1" >/dev/null
+	echo "# $out"
+	[[ $out == *"$3"* ]]
+}
+
 # The other platforms of the index, under qemu-user: the same host layout,
 # a fresh copy of it, the same API server.
 for arch in $IMAGE_ARCHES; do
@@ -209,7 +219,8 @@ for arch in $IMAGE_ARCHES; do
 	cp "$REPO/test/fixtures/10-calico.conflist" "$H/etc/cni/net.d/10-calico.conflist"
 	AF=$H/run/flowsteer/annotations.json F=$H/etc/cni/net.d/10-calico.conflist
 	agent_run "flowsteer-agent-test-$arch" "$IMAGE-$arch" "$H" || exit 1
-	check "$arch: the image's agent is $arch" test "$("${PODMAN[@]}" image inspect -f '{{.Architecture}}' "$IMAGE-$arch")" = "$arch"
+	check "$arch: the image is linux/$arch" test "$("${PODMAN[@]}" image inspect -f '{{.Os}}/{{.Architecture}}' "$IMAGE-$arch")" = "linux/$arch"
+	check "$arch: its agent is an aarch64 ELF" image_file_is "$IMAGE-$arch" /usr/bin/flowsteer-agent "ARM aarch64"
 	check "$arch: the plugin lands in the bin dir (same bytes as $(img_bin_dir "$arch")/flowsteer)" \
 		until_ok 60 cmp -s "$H/opt/cni/bin/flowsteer" "$REPO/$(img_bin_dir "$arch")/flowsteer"
 	check "$arch: the conflist is chained after calico" until_ok 20 chained
