@@ -62,7 +62,7 @@ img_arch() {
 		return 1
 	"${PODMAN[@]}" build -q --pull=never --network=none --platform "linux/$arch" -f "$REPO/conf/Containerfile" \
 		--build-arg BUILDER_BASE="$2" --build-arg BUILDPLATFORM="linux/$NATIVE_ARCH" \
-		--build-arg BUILDARCH="$NATIVE_ARCH" --build-arg TARGETARCH="$arch" \
+		--build-arg BUILDARCH="$NATIVE_ARCH" --build-arg TARGETARCH="$arch" --build-arg TARGETPLATFORM="linux/$arch" \
 		--build-arg RUNTIME_BASE=localhost/flowsteer-runtime-base:"$SUITE-$arch" \
 		--build-arg VERSION="$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo dev)" \
 		-t "$IMAGE-$arch" "$REPO" >/dev/null
