@@ -7,7 +7,7 @@
 #                    DEL chrooted into an empty root
 #   010-core.bats    ADD, CHECK, DEL of chained pods in namespaces, every
 #                    value read back from sysfs
-# What emulation does not cover, left out by tag (docs/install.md):
+# What emulation does not cover, left out by tag (README.md, Development):
 #   needs:fsopen       qemu-user 7.2 answers fsopen() with ENOSYS, so a pod's
 #                      sysfs comes from the forked child (a private mount
 #                      namespace), never from the detached mount a real arm64
