@@ -6,6 +6,33 @@ BINDIR      ?= $(PREFIX)/bin
 
 CC      ?= cc
 PKG     ?= pkg-config
+AR      ?= ar
+
+# ARCH=arm64 cross-compiles on this machine (Debian's gcc-aarch64-linux-gnu
+# and the :arm64 library packages: `make deps-arm64`) into build-arm64/;
+# never under emulation, which is slow for compiled code. Its tests run
+# under qemu-user (EMU): `make test-arm64`.
+NATIVE_ARCH := $(shell dpkg --print-architecture 2>/dev/null || uname -m | sed 's/x86_64/amd64/;s/aarch64/arm64/')
+ARCH ?= $(NATIVE_ARCH)
+ifneq ($(ARCH),$(NATIVE_ARCH))
+ifneq ($(ARCH),arm64)
+$(error ARCH=$(ARCH): only arm64 is cross-compiled (this machine is $(NATIVE_ARCH)))
+endif
+ifeq ($(SANITIZE),1)
+$(error ARCH=$(ARCH) SANITIZE=1: the sanitizers run natively only)
+endif
+TRIPLET := aarch64-linux-gnu
+EMU     ?= qemu-aarch64-static
+ifneq ($(origin CC),command line)
+CC      := $(TRIPLET)-gcc
+endif
+AR      := $(TRIPLET)-ar
+PKG     := PKG_CONFIG_LIBDIR=/usr/lib/$(TRIPLET)/pkgconfig:/usr/share/pkgconfig pkg-config
+ifeq ($(wildcard /usr/lib/$(TRIPLET)/pkgconfig/libnl-3.0.pc),)
+$(error ARCH=$(ARCH): no :$(ARCH) libraries (/usr/lib/$(TRIPLET)/pkgconfig/libnl-3.0.pc): run `make deps-arm64` as root)
+endif
+BUILD   ?= build-$(ARCH)$(if $(filter 1,$(or $(STATIC),1)),,-dyn)
+endif
 # RELEASE (the file VERSION) tags the image that conf/flowsteer-daemonset.yaml
 # names; VERSION (git describe) is what the binaries report.
 RELEASE := $(strip $(file <VERSION))
@@ -102,7 +129,7 @@ $(BIN): $(CMD_OBJ) $(NSS_OBJ) $(BUILD)/libflowsteer.a $(CJSON_A)
 
 $(BUILD)/libflowsteer.a: $(PLUGIN_OBJ)
 	@echo "  AR      $@"
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -133,11 +160,11 @@ $(CJSON_DIR)/cJSON.o: $(CJSON_SRC)/cJSON.c $(CJSON_SRC)/cJSON.h
 
 $(CJSON_A): $(CJSON_DIR)/cJSON.o
 	@echo "  AR      $@"
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 endif
 
 unit: $(UNIT_BIN)
-	$(Q)set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+	$(Q)set -e; for t in $(UNIT_BIN); do echo "== $$t"; $(EMU) $$t; done
 
 # The suite also needs the plain static build (100-static.bats checks and
 # chroots it) and a plain dynamic one (110-valgrind.bats: memcheck can neither
@@ -159,6 +186,15 @@ bats: $(BATS_BINS)
 test:
 	$(call deps,build test)
 	$(Q)$(SUBMAKE) all unit bats
+
+# The arm64 build (cross-compiled, build-arm64/) under qemu-user: the unit
+# tests, then the static checks and the core bats cases (test/arm64/run.sh).
+.PHONY: deps-arm64 test-arm64
+deps-arm64:
+	$(Q)build-aux/arm64-deps.sh
+test-arm64: deps-arm64
+	$(Q)$(MAKE) --no-print-directory ARCH=arm64 all unit
+	$(Q)test/arm64/run.sh
 
 e2e:
 	$(call deps,build test e2e)
@@ -218,7 +254,7 @@ uninstall:
 	rm -f $(DESTDIR)$(CNI_BIN_DIR)/flowsteer
 
 clean:
-	rm -rf build build-dyn build-san build-debug build-fuzz
+	rm -rf build build-dyn build-san build-debug build-fuzz build-arm64 build-arm64-dyn
 
 distclean: clean
 	rm -rf deps

@@ -37,7 +37,7 @@ $(AGENT_KPATCH): test/agent/kpatch.c $(AGENT_LIB_OBJ) $(BUILD)/libflowsteer.a
 		$(AGENT_LIBS) $(LDLIBS)
 
 agent-unit: $(AGENT_UNIT_BIN)
-	$(Q)set -e; for t in $(AGENT_UNIT_BIN); do echo "== $$t"; $$t; done
+	$(Q)set -e; for t in $(AGENT_UNIT_BIN); do echo "== $$t"; $(EMU) $$t; done
 unit: agent-unit
 # The bats files find the agent next to $(FLOWSTEER_BIN).
 bats: $(AGENT_BIN) $(AGENT_KPATCH)
@@ -47,14 +47,22 @@ bats: $(AGENT_BIN) $(AGENT_KPATCH)
 # Tagged with the release (the file VERSION), the tag the DaemonSet names;
 # the agent inside reports git describe (flowsteer-agent --version).
 IMAGE ?= localhost/flowsteer-agent:$(RELEASE)
+# One image index, linux/amd64 and linux/arm64 (IMAGE_ARCHES narrows it):
+# the arm64 binaries are cross-compiled here (make ARCH=arm64), never built
+# under emulation.
+IMAGE_ARCHES ?= amd64 arm64
+.PHONY: image-arm64-bins
+image-arm64-bins: deps-arm64
+	$(Q)$(MAKE) --no-print-directory ARCH=arm64 BUILD=build-arm64 build-arm64/flowsteer build-arm64/flowsteer-agent
+IMAGE_ARM64 := $(if $(filter arm64,$(IMAGE_ARCHES)),image-arm64-bins)
 image:
 	$(call deps,build image)
-	$(Q)$(SUBMAKE) $(BIN) $(AGENT_BIN)
-	$(Q)IMAGE=$(IMAGE) test/image/build.sh
+	$(Q)$(SUBMAKE) $(BIN) $(AGENT_BIN) $(IMAGE_ARM64)
+	$(Q)IMAGE=$(IMAGE) IMAGE_ARCHES="$(IMAGE_ARCHES)" test/image/build.sh
 test-image:
 	$(call deps,build test image)
-	$(Q)$(SUBMAKE) $(BIN) $(AGENT_BIN)
-	$(Q)IMAGE=$(IMAGE) test/image/test.sh
+	$(Q)$(SUBMAKE) $(BIN) $(AGENT_BIN) $(IMAGE_ARM64)
+	$(Q)IMAGE=$(IMAGE) IMAGE_ARCHES="$(IMAGE_ARCHES)" test/image/test.sh
 
 bench-agent: $(BIN) $(AGENT_BIN)
 	$(Q)FLOWSTEER_AGENT_BIN=$(abspath $(AGENT_BIN)) test/agent/bench.sh

@@ -28,9 +28,27 @@ static int nl_errno(int err)
 		return -ENOMEM;
 	case NLE_INVAL:
 		return -EINVAL;
+	case NLE_OPNOTSUPP:
+		return -EOPNOTSUPP;
 	default:
 		return -EIO;
 	}
+}
+
+static int sock_connect(struct nl_sock **out)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+	int err;
+
+	if (!sk)
+		return -ENOMEM;
+	err = nl_connect(sk, NETLINK_ROUTE);
+	if (err < 0) {
+		nl_socket_free(sk);
+		return nl_errno(err);
+	}
+	*out = sk;
+	return 0;
 }
 
 int netlink_open(struct netlink **out)
@@ -40,19 +58,27 @@ int netlink_open(struct netlink **out)
 
 	if (!nl)
 		return -ENOMEM;
-	nl->sk = nl_socket_alloc();
-	if (!nl->sk) {
+	err = sock_connect(&nl->sk);
+	if (err) {
 		free(nl);
-		return -ENOMEM;
-	}
-	err = nl_connect(nl->sk, NETLINK_ROUTE);
-	if (err < 0) {
-		nl_socket_free(nl->sk);
-		free(nl);
-		return nl_errno(err);
+		return err;
 	}
 	*out = nl;
 	return 0;
+}
+
+/* A request that never left (qemu-user refuses RTM_GETNSID, for one) has
+ * used up a libnl sequence number that no reply will consume: every later
+ * request on that socket would fail its sequence check. A fresh socket
+ * starts in step; without one, the old stays (and fails). */
+static void sock_renew(struct netlink *nl)
+{
+	struct nl_sock *sk;
+
+	if (sock_connect(&sk) == 0) {
+		nl_socket_free(nl->sk);
+		nl->sk = sk;
+	}
 }
 
 void netlink_close(struct netlink *nl)
@@ -137,7 +163,9 @@ int netlink_nsid(struct netlink *nl, int nsfd)
 	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, nsid_parse, &r);
 	nl_cb_err(cb, NL_CB_CUSTOM, nsid_error, &r);
 	err = nl_send_auto(nl->sk, msg);
-	if (err >= 0)
+	if (err < 0)
+		sock_renew(nl);
+	else
 		err = nl_recvmsgs(nl->sk, cb);
 	/* The reply, then the ACK in a datagram of its own: read it too, or
 	 * the socket's next request would find it (and libnl's sequence

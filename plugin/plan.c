@@ -279,7 +279,12 @@ static int host_peer(const struct kview *kv, const char *ifname, char *name, cha
 			 ifname, iflink);
 		return -1;
 	}
+	/* -ENOENT: the pod netns has no id here, so no host device peers into it. */
 	nsid = netlink_nsid(kv->nl, kv->nsfd);
+	if (nsid < 0 && nsid != -ENOENT) {
+		snprintf(why, wl, "the pod netns id (RTM_GETNSID): %s", strerror(-nsid));
+		return -1;
+	}
 	if ((strcmp(l.kind, "veth") && strcmp(l.kind, "netkit")) || l.link != ifindex ||
 	    l.link_nsid < 0 || l.link_nsid != nsid) {
 		snprintf(why, wl, "host device %s (ifindex %d) is not the peer of pod interface %s",

@@ -9,7 +9,8 @@
 #
 # Checks the plain static build (FLOWSTEER_STATIC_BIN, default build/flowsteer)
 # and its objects next to it (cmd/*.o, libflowsteer.a), whatever
-# FLOWSTEER_BIN is (`make SANITIZE=1 bats` runs an ASan build).
+# FLOWSTEER_BIN is (`make SANITIZE=1 bats` runs an ASan build). Tagged
+# needs:rtm_getnsid,needs:fsopen: left out under qemu-user (test/arm64/run.sh).
 
 load helpers
 
@@ -43,6 +44,19 @@ defined_symbols() { nm "$1" | awk 'NF == 3 && $2 != "U" && $2 != "w" {print $3}'
 	assert_match "$stderr" "not a dynamic executable"
 	run_helper readelf -lW "$STATIC_BIN"
 	assert_no_match "$output" "INTERP|DYNAMIC" "program headers"
+}
+
+# FLOWSTEER_ARCH: the Debian architecture the binary is for (make test-arm64
+# sets arm64), this machine's by default.
+@test "static: an ELF executable for the architecture it was built for" {
+	local arch=${FLOWSTEER_ARCH:-$(dpkg --print-architecture)} want
+	case $arch in
+	amd64) want=x86-64 ;;
+	arm64) want="ARM aarch64" ;;
+	*) want=$arch ;;
+	esac
+	run_helper file -L "$STATIC_BIN"
+	assert_match "$output" "ELF 64-bit LSB executable, $want, .*statically linked" "file -L ($arch)"
 }
 
 @test "static: the plugin's own objects reference no dlopen, libcurl or libyaml" {
@@ -99,6 +113,7 @@ static_node() {
 # root_status: `flowsteer status --json` of the root's stateDir.
 root_status() { FLOWSTEER_BIN=$STATIC_BIN STATE_DIR=$ROOT/state run_helper fs_status --json; }
 
+# bats test_tags=needs:rtm_getnsid,needs:fsopen
 @test "static: ADD chrooted into an empty root tunes the pod, its veth and the node; status lists it; it logs" {
 	static_node
 	run_helper root_cni ADD "$CONF"
@@ -109,6 +124,7 @@ root_status() { FLOWSTEER_BIN=$STATIC_BIN STATE_DIR=$ROOT/state run_helper fs_st
 	LOG_FILE=$ROOT/state/flowsteer.log assert_log .
 }
 
+# bats test_tags=needs:rtm_getnsid,needs:fsopen
 @test "static: CHECK and DEL chrooted into an empty root; DEL restores the node" {
 	static_node
 	run_helper root_cni ADD "$CONF"
@@ -120,6 +136,7 @@ root_status() { FLOWSTEER_BIN=$STATIC_BIN STATE_DIR=$ROOT/state run_helper fs_st
 	assert_json "$output" '.attachments | length' 0
 }
 
+# bats test_tags=needs:rtm_getnsid,needs:fsopen
 @test "static: the root holds nothing the plugin did not need, no bind outlives its mount namespace" {
 	static_node
 	run_helper root_cni ADD "$CONF"

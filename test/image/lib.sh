@@ -20,16 +20,29 @@ img_init() {
 	mkdir -p "$1/tmp"
 }
 
-# img_base NAME VARIANT PACKAGES: a Debian base as a tarball, made once
-# (mmdebstrap from Debian's archive) and kept in $CACHE by content.
+# The image's platforms (one image index): the build machine's, whose agent
+# is compiled in the builder stage, and arm64, whose agent and plugin are
+# cross-compiled on the host (make ARCH=arm64: build-arm64/). IMAGE_ARCHES
+# narrows it (e.g. IMAGE_ARCHES=amd64).
+IMAGE_ARCHES=${IMAGE_ARCHES:-amd64 arm64}
+NATIVE_ARCH=$(dpkg --print-architecture)
+
+# img_bin_dir ARCH: the build directory holding that architecture's binaries.
+img_bin_dir() { if [ "$1" = "$NATIVE_ARCH" ]; then echo "$BUILD"; else echo "build-$1"; fi; }
+
+# img_base NAME VARIANT PACKAGES [ARCH]: a Debian base of ARCH's packages as
+# a tarball, made once (mmdebstrap from Debian's archive) and kept in $CACHE
+# by content. A foreign ARCH's maintainer scripts run under qemu-user
+# (binfmt_arm64_on, by the caller).
 img_base() {
-	local name=$1 variant=$2 pkgs=$3 key tar
-	key=$(printf '%s %s %s' "$SUITE" "$variant" "$pkgs" | sha256sum | cut -c1-16)
+	local name=$1 variant=$2 pkgs=$3 arch=${4:-$NATIVE_ARCH} key tar extra=() tag=
+	[ "$arch" = "$NATIVE_ARCH" ] || { tag=" $arch"; extra=(--arch="$arch" --skip=check/qemu); }
+	key=$(printf '%s %s %s%s' "$SUITE" "$variant" "$pkgs" "$tag" | sha256sum | cut -c1-16)
 	tar=$CACHE/$name-$key.tar
 	if [ ! -s "$tar" ]; then
 		mkdir -p "$CACHE"
-		echo "image: making the $name base ($SUITE, $variant: $pkgs)" >&2
-		mmdebstrap --quiet --variant="$variant" --include="$pkgs" \
+		echo "image: making the $name base ($SUITE, $arch, $variant: $pkgs)" >&2
+		mmdebstrap --quiet --variant="$variant" --include="$pkgs" "${extra[@]}" \
 			--dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
 			--dpkgopt='path-exclude=/usr/share/locale/*' \
 			"$SUITE" "$tar.part.tar" >&2 || {
@@ -52,30 +65,40 @@ img_tools() {
 	return 1
 }
 
-# img_build: the image in the storage of img_init, tagged $IMAGE.
+# img_arch ARCH BUILDER_TAG: the image for linux/ARCH, tagged $IMAGE-ARCH.
+img_arch() {
+	local arch=$1 dir rt
+	dir=$(img_bin_dir "$arch")
+	[ -x "$REPO/$dir/flowsteer" ] && [ -x "$REPO/$dir/flowsteer-agent" ] ||
+		{ echo "image: $dir/flowsteer or flowsteer-agent missing (make, make ARCH=$arch)" >&2; return 1; }
+	rt=$(img_base runtime essential "$RUNTIME_PACKAGES" "$arch") || return 1
+	"${PODMAN[@]}" import -q --os linux --arch "$arch" "$rt" localhost/flowsteer-runtime-base:"$SUITE-$arch" >/dev/null ||
+		return 1
+	"${PODMAN[@]}" build -q --pull=never --network=none --platform "linux/$arch" -f "$REPO/conf/Containerfile" \
+		--build-arg BUILDER_BASE="$2" --build-arg BUILDPLATFORM="linux/$NATIVE_ARCH" \
+		--build-arg BUILDARCH="$NATIVE_ARCH" --build-arg TARGETARCH="$arch" --build-arg TARGETPLATFORM="linux/$arch" \
+		--build-arg RUNTIME_BASE=localhost/flowsteer-runtime-base:"$SUITE-$arch" \
+		--build-arg VERSION="$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo dev)" \
+		-t "$IMAGE-$arch" "$REPO" >/dev/null
+}
+
+# img_build: one image per architecture ($IMAGE-amd64, $IMAGE-arm64) and
+# the index over them, $IMAGE (podman manifest), in the storage of img_init.
 img_build() {
-	local rt bt
-	[ -x "$REPO/$BUILD/flowsteer" ] || { echo "image: run make first ($BUILD/flowsteer missing)" >&2; return 1; }
+	local bt arch
 	img_tools || return 1
-	# Both bases at once: mmdebstrap spends its time waiting on downloads.
-	img_base runtime essential "$RUNTIME_PACKAGES" >"$1/rt.path" &
-	local rt_pid=$!
-	bt=$(img_base builder minbase "$BUILDER_PACKAGES") || bt=
-	wait "$rt_pid" || return 1
-	rt=$(cat "$1/rt.path")
-	[ -n "$bt" ] && [ -s "$rt" ] && [ -s "$bt" ] || return 1
-	"${PODMAN[@]}" import -q "$rt" localhost/flowsteer-runtime-base:"$SUITE" >/dev/null || return 1
-	"${PODMAN[@]}" import -q "$bt" localhost/flowsteer-builder-base:"$SUITE" >/dev/null || return 1
 	# The build context must hold $BUILD/flowsteer at build/flowsteer.
 	if [ "$BUILD" != build ]; then
 		echo "image: BUILD=$BUILD: the image takes build/flowsteer; build without SANITIZE" >&2
 		return 1
 	fi
-	"${PODMAN[@]}" build -q --pull=never --network=none -f "$REPO/conf/Containerfile" \
-		--build-arg BUILDER_BASE=localhost/flowsteer-builder-base:"$SUITE" \
-		--build-arg RUNTIME_BASE=localhost/flowsteer-runtime-base:"$SUITE" \
-		--build-arg VERSION="$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo dev)" \
-		-t "$IMAGE" "$REPO" >/dev/null || return 1
+	bt=$(img_base builder minbase "$BUILDER_PACKAGES") && [ -s "$bt" ] || return 1
+	"${PODMAN[@]}" import -q "$bt" localhost/flowsteer-builder-base:"$SUITE" >/dev/null || return 1
+	"${PODMAN[@]}" manifest create "$IMAGE" >/dev/null || return 1
+	for arch in $IMAGE_ARCHES; do
+		img_arch "$arch" localhost/flowsteer-builder-base:"$SUITE" || return 1
+		"${PODMAN[@]}" manifest add "$IMAGE" containers-storage:"$IMAGE-$arch" >/dev/null || return 1
+	done
 	"${PODMAN[@]}" rmi -q localhost/flowsteer-builder-base:"$SUITE" >/dev/null 2>&1 || true
 }
 

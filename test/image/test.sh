@@ -19,6 +19,11 @@
 #   7. without SYS_ADMIN and NET_ADMIN (docs/agent.md, "What the pod
 #      needs"): the agent keeps running, counts the pod interface as
 #      unreadable, and a re-mask fails, logged and counted, changing nothing
+# The arm64 image of the same index runs too, under qemu-user (a binfmt_misc
+# entry made here and removed at exit), for checks 1, 2, 3 and 6 with its
+# own plugin (build-arm64/flowsteer); 4 and 5 run for the native image only
+# (5 runs the plugin on this host, where qemu-user cannot prove the host
+# veth: test/arm64/run.sh).
 # Prints "N passed, N failed". Private podman storage, removed at the end
 # with every container and image; namespaces removed too.
 set -uo pipefail
@@ -26,6 +31,8 @@ set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=test/agent/lib.sh
 . "$(dirname "$0")/../agent/lib.sh"
+# shellcheck source=test/helpers/binfmt.sh
+. "$REPO/test/helpers/binfmt.sh"
 T=$(mktemp -d /var/tmp/flowsteer-image-test.XXXXXX)
 NS=fsimg$$
 POD=${NS}p
@@ -40,6 +47,7 @@ cleanup() {
 		[ -e "$c" ] && [[ $(cat "$c") == "$T"/* ]] && rm -f "$c"
 	done
 	rm -rf "$T"
+	binfmt_arm64_off
 }
 trap cleanup EXIT
 
@@ -60,7 +68,8 @@ metrics() { in_ns curl -sS -m 5 "http://127.0.0.1:9967$1"; }
 softnet_sum() { metrics /metrics | awk 'index($1, "flowsteer_softnet_processed_total{") == 1 {s += $2} END {printf "%.0f\n", s}'; }
 
 start=$(date +%s)
-echo "# building $IMAGE"
+echo "# building $IMAGE ($IMAGE_ARCHES)"
+if [[ " $IMAGE_ARCHES " == *" arm64 "* ]]; then binfmt_arm64_on || exit 1; fi
 img_build "$T" || exit 1
 echo "# image built in $(($(date +%s) - start)) s"
 
@@ -78,24 +87,26 @@ ip -n "$NS" link set lo up
 start_apiserver "$NS" "$T/k" "$TOKEN" || exit 1
 ctl '{"op":"ns","name":"team-a","annotations":{"flowsteer.io/mode":"off"}}'
 
-# agent_run NAME CAPS: the DaemonSet's privileges and mounts
-# (conf/flowsteer-daemonset.yaml): CAPS (its three capabilities), read-only
-# root and /sys, /run/netns with host-to-container propagation, the
-# kubelet's dir read-only.
+# agent_run NAME IMAGE HOST [CAPS]: the agent as the DaemonSet runs it, host
+# dirs under HOST. The DaemonSet's privileges and mounts
+# (conf/flowsteer-daemonset.yaml): CAPS (default: its three capabilities), read-only root and
+# /sys, /run/netns with host-to-container propagation, the kubelet's dir
+# read-only.
 agent_run() {
+	local h=$3
 	"${PODMAN[@]}" run -d --name "$1" --network "ns:/run/netns/$NS" \
-		--cap-drop=ALL --cap-add="$2" --read-only --security-opt=no-new-privileges \
+		--cap-drop=ALL --cap-add="${4:-NET_ADMIN,SYS_ADMIN,DAC_OVERRIDE}" --read-only --security-opt=no-new-privileges \
 		--user 0:0 --ulimit nofile=20000:20000 --ulimit nproc=4096:4096 \
 		-e NODE_NAME=node-1 -e KUBERNETES_SERVICE_HOST=127.0.0.1 -e KUBERNETES_SERVICE_PORT="$PORT" \
-		-v "$T/host/opt/cni/bin:/host/opt/cni/bin" -v "$T/host/etc/cni/net.d:/host/etc/cni/net.d" \
-		-v "$T/host/run/flowsteer:/run/flowsteer" -v "$T/sa:/var/run/secrets/kubernetes.io/serviceaccount:ro" \
-		-v /run/netns:/run/netns:ro,rslave -v "$T/host/var/lib/kubelet:/var/lib/kubelet:ro" \
-		"$IMAGE" --cni-bin-dir=/host/opt/cni/bin --cni-conf-dir=/host/etc/cni/net.d \
+		-v "$h/opt/cni/bin:/host/opt/cni/bin" -v "$h/etc/cni/net.d:/host/etc/cni/net.d" \
+		-v "$h/run/flowsteer:/run/flowsteer" -v "$T/sa:/var/run/secrets/kubernetes.io/serviceaccount:ro" \
+		-v /run/netns:/run/netns:ro,rslave -v "$h/var/lib/kubelet:/var/lib/kubelet:ro" \
+		"$2" --cni-bin-dir=/host/opt/cni/bin --cni-conf-dir=/host/etc/cni/net.d \
 		--annotations-file=/run/flowsteer/annotations.json --metrics-addr=127.0.0.1:9967 \
 		--state-dir=/run/flowsteer --cpu-manager-state=/var/lib/kubelet/cpu_manager_state \
 		--drift-interval-seconds=1 >/dev/null
 }
-agent_run flowsteer-agent-test NET_ADMIN,SYS_ADMIN,DAC_OVERRIDE || exit 1
+agent_run flowsteer-agent-test "$IMAGE-$NATIVE_ARCH" "$T/host" || exit 1
 
 AF=$T/host/run/flowsteer/annotations.json
 F=$T/host/etc/cni/net.d/10-calico.conflist
@@ -194,7 +205,7 @@ if [ "$(nproc)" -ge 2 ]; then
 	plugin ADD >/dev/null
 	before="$(veth_cpus) $(pod_cpus)"
 	NOCAPS="without SYS_ADMIN, NET_ADMIN"
-	agent_run flowsteer-agent-nocaps DAC_OVERRIDE >/dev/null
+	agent_run flowsteer-agent-nocaps "$IMAGE-$NATIVE_ARCH" "$T/host" DAC_OVERRIDE >/dev/null
 	running() { [ "$("${PODMAN[@]}" inspect -f '{{.State.Running}}' flowsteer-agent-nocaps)" = true ]; }
 	unreadable() { [ "$(metric flowsteer_drift_unreadable_devices)" -ge 1 ] 2>/dev/null; }
 	check "$NOCAPS: the pod interface counts as unreadable (drift)" until_ok 10 unreadable
@@ -217,6 +228,46 @@ if [ "$FAIL" -gt 0 ]; then
 		"${PODMAN[@]}" logs "$c" 2>&1 | tail -n 40
 	done
 fi
+
+# image_file_is IMAGE PATH TEXT: `file` of PATH in IMAGE says TEXT.
+image_file_is() {
+	local m out
+	m=$("${PODMAN[@]}" image mount "$1") || return 1
+	out=$(file -L "$m$2")
+	"${PODMAN[@]}" image unmount "$1" >/dev/null
+	echo "# $out"
+	[[ $out == *"$3"* ]]
+}
+
+# The other platforms of the index, under qemu-user: the same host layout,
+# a fresh copy of it, the same API server.
+for arch in $IMAGE_ARCHES; do
+	[ "$arch" != "$NATIVE_ARCH" ] || continue
+	H=$T/host-$arch
+	mkdir -p "$H/opt/cni/bin" "$H/etc/cni/net.d" "$H/run/flowsteer" "$H/var/lib/kubelet"
+	cp "$REPO/test/fixtures/10-calico.conflist" "$H/etc/cni/net.d/10-calico.conflist"
+	AF=$H/run/flowsteer/annotations.json F=$H/etc/cni/net.d/10-calico.conflist
+	agent_run "flowsteer-agent-test-$arch" "$IMAGE-$arch" "$H" || exit 1
+	check "$arch: the image is linux/$arch" test "$("${PODMAN[@]}" image inspect -f '{{.Os}}/{{.Architecture}}' "$IMAGE-$arch")" = "linux/$arch"
+	check "$arch: its agent is an aarch64 ELF" image_file_is "$IMAGE-$arch" /usr/bin/flowsteer-agent "ARM aarch64"
+	check "$arch: the plugin lands in the bin dir (same bytes as $(img_bin_dir "$arch")/flowsteer)" \
+		until_ok 60 cmp -s "$H/opt/cni/bin/flowsteer" "$REPO/$(img_bin_dir "$arch")/flowsteer"
+	check "$arch: the conflist is chained after calico" until_ok 20 chained
+	ctl '{"op":"ns","name":"team-b","annotations":{"flowsteer.io/mode":"rps"}}'
+	check "$arch: annotations.json follows a namespace change" until_ok 20 file_is '.namespaces["team-b"]["flowsteer.io/mode"] == "rps"'
+	ctl '{"op":"ns","name":"team-b","annotations":{"flowsteer.io/mode":"off"}}'
+	check "$arch: ... and the next one" until_ok 20 file_is '.namespaces["team-b"]["flowsteer.io/mode"] == "off"'
+	ctl '{"op":"delns","name":"team-b"}'
+	"${PODMAN[@]}" stop -t 30 "flowsteer-agent-test-$arch" >/dev/null
+	code=$("${PODMAN[@]}" inspect -f '{{.State.ExitCode}}' "flowsteer-agent-test-$arch")
+	check "$arch: SIGTERM: exit 0" test "$code" = 0
+	check "$arch: SIGTERM: the entry is taken out (the Calico file as it was)" cmp -s "$F" "$REPO/test/fixtures/10-calico.conflist"
+	check "$arch: SIGTERM: the plugin stays for pending DELs" test -x "$H/opt/cni/bin/flowsteer"
+	if [ "$FAIL" -gt 0 ]; then
+		echo "--- $arch agent log:"
+		"${PODMAN[@]}" logs "flowsteer-agent-test-$arch" 2>&1 | tail -n 40
+	fi
+done
 echo "# image test took $(($(date +%s) - start)) s"
 echo "$PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]
