@@ -17,7 +17,6 @@
 #define FLUSH_QUIET_MS 5
 #define FLUSH_MAX_MS 100
 #define FLUSH_RETRY_MS 1000
-int agent_sig_pipe[2] = { -1, -1 };
 
 /* /healthz fails when the loop has not gone round for this long. */
 #define HEALTH_STALE_MS 30000
@@ -26,18 +25,12 @@ int agent_sig_pipe[2] = { -1, -1 };
 
 static void agent_on_signal(struct loop *l, int fd, short revents, void *arg)
 {
-	struct agent *a = arg;
 	struct signalfd_siginfo si;
-	unsigned char b;
-	int sig = 0;
 
 	(void)revents;
-	if (fd == a->sfd && read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-		sig = (int)si.ssi_signo;
-	else if (fd == a->sig_pipe && read(fd, &b, 1) == 1)
-		sig = b;
-	if (sig) {
-		alog(ALOG_INFO, "SIG%s: stopping", sigabbrev_np(sig));
+	(void)arg;
+	if (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		alog(ALOG_INFO, "SIG%s: stopping", sigabbrev_np((int)si.ssi_signo));
 		loop_stop(l);
 	}
 }
@@ -238,8 +231,7 @@ static int agent_setup(struct agent *a)
 {
 	a->loop = loop_new();
 	a->metrics = metrics_new();
-	if (!a->loop || !a->metrics || loop_add_fd(a->loop, a->sfd, agent_on_signal, a) ||
-	    loop_add_fd(a->loop, a->sig_pipe, agent_on_signal, a))
+	if (!a->loop || !a->metrics || loop_add_fd(a->loop, a->sfd, agent_on_signal, a))
 		return -1;
 	snprintf(a->af.path, sizeof(a->af.path), "%s", a->o.annotations_file);
 	loop_debounce_init(a->loop, &a->flush, FLUSH_QUIET_MS, FLUSH_MAX_MS, agent_on_flush, a);
@@ -369,9 +361,6 @@ void agent_free(struct agent *a)
 	kube_client_free(a->kube);
 	if (a->sfd >= 0)
 		close(a->sfd);
-	for (int i = 0; i < 2; i++)
-		if (agent_sig_pipe[i] >= 0)
-			close(agent_sig_pipe[i]);
 	curl_global_cleanup();
 	free(a);
 }

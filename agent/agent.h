@@ -44,7 +44,7 @@ struct agent_opts {
 
 struct agent {
 	struct agent_opts o;
-	int sfd, sig_pipe;       /* signalfd; the fallback handler's pipe */
+	int sfd;                 /* signalfd: SIGTERM, SIGINT */
 	struct loop *loop;
 	struct metrics *metrics;
 	struct kube_client *kube;
@@ -68,9 +68,6 @@ struct agent {
 	_Atomic uint64_t file_writes, file_errors;
 	_Atomic long long last_sync;
 };
-
-/* The fallback signal handler's pipe (main.c). */
-extern int agent_sig_pipe[2];
 
 int agent_run(struct agent *a);
 void agent_free(struct agent *a);
