@@ -79,7 +79,7 @@ static void agent_on_refresh(struct loop *l, struct loop_timer *t)
 	struct agent *a = t->arg;
 
 	/* Only while both watches stream: syncedAt claims "in sync". */
-	if (reflector_healthy(&a->ns) && reflector_healthy(&a->pods))
+	if (reflector_streaming(&a->ns) && reflector_streaming(&a->pods))
 		agent_flush(a, true);
 	loop_timer_after(l, t, a->o.refresh_s * 1000);
 }
