@@ -147,12 +147,15 @@ int cni_json_print(FILE *out, const cJSON *obj)
 {
 	char *s = cJSON_PrintUnformatted(obj);
 
+	int ret = 0;
+
 	if (!s)
 		return -ENOMEM;
-	fputs(s, out);
-	fputc('\n', out);
+	errno = 0;
+	if (fputs(s, out) == EOF || fputc('\n', out) == EOF || fflush(out) == EOF)
+		ret = errno ? -errno : -EIO;
 	free(s);
-	return fflush(out) ? -errno : 0;
+	return ret;
 }
 
 void cni_error_print(FILE *out, const char *version, const struct fs_err *e)
