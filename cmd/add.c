@@ -33,6 +33,9 @@ static int add_plan(const struct plan_req *req, struct kview *kv, struct attachm
 		return 0;
 	if (e->code == CNI_ERR_INVALID_ENV || e->code == CNI_ERR_INVALID_CONFIG)
 		return -1;
+	/* Nothing decided yet when the CPU lists failed: mode off. */
+	if (!a->scope)
+		a->scope = req->cfg->scope;
 	return add_abandon(req->cfg, a, "nothing changed", e) ? -1 : 1;
 }
 

@@ -28,6 +28,10 @@ static int nl_errno(int err)
 		return -ENOMEM;
 	case NLE_INVAL:
 		return -EINVAL;
+	case NLE_AF_NOSUPPORT:
+		return -EAFNOSUPPORT;
+	case NLE_NOACCESS:
+		return -EACCES;
 	default:
 		return -EIO;
 	}
