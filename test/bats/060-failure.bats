@@ -18,13 +18,7 @@
 
 load helpers
 
-setup() {
-	setup_node
-	MASK=$(all_cpus_mask)
-	make_pod p1
-	save_orig pod "$HOST_VETH" ul0
-	IN=$BATS_TEST_TMPDIR/in.json
-}
+setup() { setup_pod; }
 
 teardown() { teardown_node; }
 

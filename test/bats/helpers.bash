@@ -131,6 +131,16 @@ setup_node() {
 	NODE_EXEC=(ip netns exec "$NODE")
 }
 
+# setup_pod: setup_node and pod p1; the originals of its devices and ul0
+# saved, MASK every online CPU, IN a file for an ADD's input.
+setup_pod() {
+	setup_node
+	MASK=$(all_cpus_mask)
+	make_pod p1
+	save_orig pod "$HOST_VETH" ul0
+	IN=$BATS_TEST_TMPDIR/in.json
+}
+
 teardown_node() {
 	local l n c
 	[ -z "${SOCK_ORIG:-}" ] || echo "$SOCK_ORIG" >"$SOCK_SYSCTL" || true
