@@ -2,7 +2,8 @@
 # The process state a runtime, a shim or a wrapper hands the plugin
 # (docs/cni.md, "Process state"): standard descriptors closed or pointing
 # at odd files, blocked or ignored signals, low limits, an odd umask, an
-# empty environment, an unusable working directory, leaked descriptors.
+# empty environment, an unusable working directory, leaked descriptors, a
+# terminal of which it is a background job.
 # Whatever it inherits, the result goes to stdout and nowhere else, the
 # lock wait ends, and files get the modes docs/state.md gives.
 
@@ -142,6 +143,12 @@ waiting_add_pid() {
 	wait "$BG_PID"
 	BG_PID=
 	output=$(cat "$BATS_TEST_TMPDIR/read")
+	expect_added
+}
+
+@test "stdout a terminal (TOSTOP) of which the plugin is a background job: the result is written there, no stop" {
+	local -a PLUGIN_WRAP=(python3 "$REPO/test/helpers/bg-tty.py")
+	run_helper plugin_env "$IN"
 	expect_added
 }
 
