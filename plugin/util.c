@@ -147,17 +147,33 @@ static int tmp_name(const char *name, char *out, size_t len)
 	return 0;
 }
 
-static int write_full(int fd, const char *data, size_t len)
+/* An inherited O_NONBLOCK (a runtime's pipe) waits like a blocking fd. */
+int fd_wait(int fd, short events)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+
+	if (errno != EAGAIN)
+		return -errno;
+	while (poll(&p, 1, -1) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
+int fd_write_all(int fd, const char *data, size_t len)
 {
 	size_t off = 0;
 
 	while (off < len) {
 		ssize_t n = write(fd, data + off, len - off);
+		int ret;
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return -errno;
+			if ((ret = fd_wait(fd, POLLOUT)))
+				return ret;
+			continue;
 		}
 		off += (size_t)n;
 	}
@@ -178,7 +194,7 @@ static int write_atomic(int dirfd, const char *name, const char *data, size_t le
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return -errno;
-	ret = fchmod(fd, mode) < 0 ? -errno : write_full(fd, data, len);
+	ret = fchmod(fd, mode) < 0 ? -errno : fd_write_all(fd, data, len);
 	if (!ret && durable && fsync(fd) < 0)
 		ret = -errno;
 	if (close(fd) < 0 && !ret)

@@ -134,6 +134,11 @@ waiting_add_pid() {
 	done
 }
 
+@test "stdin and stdout non-blocking pipes, the input late: read whole, the result written whole" {
+	deny_syscalls --nonblock -- run_helper plugin < <(sleep 1; cat "$IN")
+	expect_added
+}
+
 @test "stdout a FIFO with a reader: the result arrives whole through it" {
 	local f=$BATS_TEST_TMPDIR/fifo
 	mkfifo "$f"

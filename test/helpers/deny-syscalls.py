@@ -3,10 +3,11 @@
 errno, as a kernel without the feature (or a runtime's seccomp profile)
 would. Root only (no no_new_privs needed); x86_64 and aarch64.
 
-  deny-syscalls.py [--block-signals] NAME[:ARG0]=ERRNO... -- CMD...
+  deny-syscalls.py [--block-signals] [--nonblock] NAME[:ARG0]=ERRNO... -- CMD...
 
 NAME[:ARG0]: fsopen, mount, socket:16 (AF_NETLINK: only when the first
-argument is 16). --block-signals: CMD starts with every signal blocked."""
+argument is 16). --block-signals: CMD starts with every signal blocked.
+--nonblock: with O_NONBLOCK set on its stdin and stdout."""
 import ctypes
 import errno
 import os
@@ -51,6 +52,10 @@ def main(argv):
     for o in opts:
         if o == "--block-signals":
             signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals())
+            continue
+        if o == "--nonblock":
+            os.set_blocking(0, False)
+            os.set_blocking(1, False)
             continue
         name, err = o.split("=")
         name, _, arg0 = name.partition(":")
