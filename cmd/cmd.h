@@ -19,6 +19,9 @@ struct cni_ctx {
 	struct fs_err config_err;
 };
 
+/* Prints ctx->out on stdout and frees it; code 5 when it cannot be written. */
+int cni_result_deliver(struct cni_ctx *ctx, struct fs_err *e);
+
 int cni_add(struct cni_ctx *ctx, struct fs_err *e);
 int cni_del(struct cni_ctx *ctx, struct fs_err *e);
 int cni_check(struct cni_ctx *ctx, struct fs_err *e);

@@ -11,6 +11,7 @@
 #include "caps.h"
 #include "cmd.h"
 #include "log.h"
+#include "procstate.h"
 #include "util.h"
 
 /* Every verb but VERSION reads stdin and the configuration. */
@@ -119,16 +120,32 @@ static const struct cni_verb *cni_verb_find(const char *command, struct fs_err *
 	return NULL;
 }
 
-/* main() alone prints: the error JSON, or the verb's result. */
+/* The result, once, on stdout. One that cannot be written (stdout a full
+ * disk, a pipe nobody reads: SIGPIPE is ignored) is an error. */
+int cni_result_deliver(struct cni_ctx *ctx, struct fs_err *e)
+{
+	int ret;
+
+	if (!ctx->out)
+		return 0;
+	ret = cni_json_print(stdout, ctx->out);
+	cJSON_Delete(ctx->out);
+	ctx->out = NULL;
+	if (ret)
+		return err_set(e, CNI_ERR_IO, "writing the result to stdout: %s", strerror(-ret));
+	return 0;
+}
+
+/* main.c alone prints: the error JSON, or the verb's result. */
 static int cni_finish(struct cni_ctx *ctx, const char *command, int ret, struct fs_err *e)
 {
+	if (!e->code && !ret)
+		ret = cni_result_deliver(ctx, e);
 	if (e->code || ret) {
 		if (!e->code)
 			err_set(e, CNI_ERR_IO, "%s failed", command);
 		log_msg(LOG_LVL_ERROR, "code %d: %s", e->code, e->msg);
 		cni_error_print(stdout, ctx->cfg.cni_version[0] ? ctx->cfg.cni_version : NULL, e);
-		ret = 1;
-	} else if (ctx->out && cni_json_print(stdout, ctx->out)) {
 		ret = 1;
 	}
 	cJSON_Delete(ctx->out);
@@ -138,7 +155,16 @@ static int cni_finish(struct cni_ctx *ctx, const char *command, int ret, struct 
 	return ret;
 }
 
-static int cni_main(const char *command)
+/* A runtime that closed stdout cannot be told what ADD did: it is
+ * refused before anything changes (fd 1 is /dev/null by then). */
+static int cni_stdout_check(const char *command, bool stdout_closed, struct fs_err *e)
+{
+	if (stdout_closed && !strcmp(command, "ADD"))
+		return err_set(e, CNI_ERR_IO, "stdout is closed: the ADD result could not be delivered; nothing done");
+	return 0;
+}
+
+static int cni_main(const char *command, bool stdout_closed)
 {
 	const struct cni_verb *verb;
 	struct cni_ctx ctx = { 0 };
@@ -157,7 +183,7 @@ static int cni_main(const char *command)
 	if (cni_input(verb, command, &ctx, &e))
 		return cni_finish(&ctx, command, -1, &e);
 	log_open(ctx.cfg.log_file, ctx.cfg.log_level);
-	ret = cni_env_read(&ctx.env, verb->flags & 0xff, &e);
+	ret = cni_stdout_check(command, stdout_closed, &e) || cni_env_read(&ctx.env, verb->flags & 0xff, &e);
 	log_set_context(command, ret ? getenv("CNI_CONTAINERID") : ctx.env.container_id);
 	if (!ret)
 		ret = verb->fn(&ctx, &e);
@@ -167,9 +193,11 @@ static int cni_main(const char *command)
 int main(int argc, char **argv)
 {
 	const char *command = getenv("CNI_COMMAND");
+	bool cni = command && *command;
+	unsigned closed = procstate_reset(cni);
 
-	if (command && *command)
-		return cni_main(command);
+	if (cni)
+		return cni_main(command, closed & (1u << STDOUT_FILENO));
 	/* Human CLI: runs with what the user has; nothing escalates. */
 	return cli_main(argc, argv);
 }

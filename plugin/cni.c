@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -110,10 +111,12 @@ int cni_stdin_read(int fd, char **out, size_t *outlen, struct fs_err *e)
 		}
 		n = read(fd, buf + len, cap - len);
 		if (n < 0) {
-			if (errno == EINTR)
+			int ret = errno == EINTR ? 0 : fd_wait(fd, POLLIN);
+
+			if (!ret)
 				continue;
 			free(buf);
-			return err_set(e, CNI_ERR_IO, "reading stdin: %s", strerror(errno));
+			return err_set(e, CNI_ERR_IO, "reading stdin: %s", strerror(-ret));
 		}
 		if (n == 0)
 			break;
@@ -147,12 +150,16 @@ int cni_json_print(FILE *out, const cJSON *obj)
 {
 	char *s = cJSON_PrintUnformatted(obj);
 
+	int ret;
+
 	if (!s)
 		return -ENOMEM;
-	fputs(s, out);
-	fputc('\n', out);
+	/* Past stdio: its buffer would keep what failed for exit() to retry. */
+	ret = fflush(out) == EOF ? -EIO : fd_write_all(fileno(out), s, strlen(s));
+	if (!ret)
+		ret = fd_write_all(fileno(out), "\n", 1);
 	free(s);
-	return fflush(out) ? -errno : 0;
+	return ret;
 }
 
 void cni_error_print(FILE *out, const char *version, const struct fs_err *e)

@@ -30,6 +30,10 @@ static int nl_errno(int err)
 		return -EINVAL;
 	case NLE_OPNOTSUPP:
 		return -EOPNOTSUPP;
+	case NLE_AF_NOSUPPORT:
+		return -EAFNOSUPPORT;
+	case NLE_NOACCESS:
+		return -EACCES;
 	default:
 		return -EIO;
 	}

@@ -58,6 +58,9 @@ int kview_pod(struct kview *kv, const char *netns, struct fs_err *e)
 	if (fd == -EINVAL)
 		return err_set(e, CNI_ERR_INVALID_ENV,
 			       "CNI_NETNS \"%.200s\" is a namespace, but not a network namespace", netns);
+	/* Out of descriptors or memory is the node's state, not a bad input. */
+	if (fd == -EMFILE || fd == -ENFILE || fd == -ENOMEM)
+		return err_set(e, CNI_ERR_IO, "opening CNI_NETNS \"%.200s\": %s", netns, strerror(-fd));
 	if (fd < 0)
 		return err_set(e, CNI_ERR_INVALID_ENV, "CNI_NETNS \"%.200s\": %s", netns, strerror(-fd));
 	kv->nsfd = fd;

@@ -2,14 +2,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 #include "json.h"
@@ -27,49 +24,6 @@
 #define BOOT_FILE "boot_id"
 
 /* ---- the directory and its lock ------------------------------------- */
-
-static volatile sig_atomic_t lock_timed_out;
-
-static void lock_alarm(int sig)
-{
-	(void)sig;
-	lock_timed_out = 1;
-}
-
-/*
- * Sleeps in flock() until the lock is ours or STATE_LOCK_TIMEOUT_MS passes
- * (SIGALRM, installed without SA_RESTART, interrupts it). The kernel queues
- * blocked waiters, where polling with LOCK_NB let latecomers overtake: in a
- * storm of 100 ADDs, 8 at a time on 2 CPUs, the p99 of an ADD fell from
- * ~34 ms to ~17 ms (test/bench/bench.sh). Returns 0, ETIMEDOUT or an errno.
- */
-static int lock_wait(int fd)
-{
-	struct sigaction sa = { .sa_handler = lock_alarm }, old_sa;
-	struct itimerval it = { 0 };
-	int ret;
-
-	sigemptyset(&sa.sa_mask);
-	lock_timed_out = 0;
-	it.it_value.tv_sec = STATE_LOCK_TIMEOUT_MS / 1000;
-	it.it_value.tv_usec = (STATE_LOCK_TIMEOUT_MS % 1000) * 1000;
-	if (sigaction(SIGALRM, &sa, &old_sa) < 0)
-		return errno;
-	if (setitimer(ITIMER_REAL, &it, NULL) < 0) {
-		ret = errno;
-		sigaction(SIGALRM, &old_sa, NULL);
-		return ret;
-	}
-	do {
-		ret = flock(fd, LOCK_EX) ? errno : 0;
-	} while (ret == EINTR && !lock_timed_out);
-	memset(&it, 0, sizeof(it));
-	setitimer(ITIMER_REAL, &it, NULL);
-	sigaction(SIGALRM, &old_sa, NULL);
-	/* EINTR here means the timer fired first (a lock won in the same
-	 * instant returned 0 and is kept). */
-	return ret == EINTR ? ETIMEDOUT : ret;
-}
 
 /* A directory of the state, made when absent and `create`: its fd, -ENOENT
  * (absent, not created; no error), or -1 with e set. */
@@ -125,18 +79,15 @@ static int lock_take(struct state *st, struct fs_err *e)
 		return err_set(e, CNI_ERR_IO, "lock %s/lock is not safe to use: %s", st->dir, why);
 	if (st->lockfd < 0)
 		return err_set(e, CNI_ERR_IO, "opening lock %s/lock: %s", st->dir, strerror(-st->lockfd));
-	/* An uncontended lock costs one call. */
-	if (flock(st->lockfd, LOCK_EX | LOCK_NB) == 0)
-		return 0;
-	ret = errno == EWOULDBLOCK || errno == EINTR ? lock_wait(st->lockfd) : errno;
+	ret = file_lock(st->lockfd, STATE_LOCK_TIMEOUT_MS);
 	if (!ret)
 		return 0;
 	close(st->lockfd);
 	st->lockfd = -1;
-	if (ret == ETIMEDOUT)
+	if (ret == -ETIMEDOUT)
 		return err_set(e, CNI_ERR_TRY_LATER, "lock %s/lock held by another invocation for over %d ms",
 			       st->dir, STATE_LOCK_TIMEOUT_MS);
-	return err_set(e, CNI_ERR_IO, "locking %s/lock: %s", st->dir, strerror(ret));
+	return err_set(e, CNI_ERR_IO, "locking %s/lock: %s", st->dir, strerror(-ret));
 }
 
 void state_close(struct state *st)
@@ -981,7 +932,7 @@ static int claim_open(struct state *st, bool create)
 			log_msg(LOG_LVL_ERROR, "node claim %s/%s is not safe to use: %s", STATE_CLAIM_DIR, name, why);
 		/* Always taken after the stateDir lock: no two invocations
 		 * can wait on each other's. */
-		ret = fd < 0 ? fd : flock(fd, LOCK_EX) < 0 ? -errno : 0;
+		ret = fd < 0 ? fd : file_lock(fd, STATE_LOCK_TIMEOUT_MS);
 		if (!ret && (fstat(fd, &a) < 0 || fstatat(dfd, name, &b, AT_SYMLINK_NOFOLLOW) < 0 ||
 			     a.st_ino != b.st_ino))
 			ret = -EAGAIN;

@@ -5,7 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -143,17 +147,33 @@ static int tmp_name(const char *name, char *out, size_t len)
 	return 0;
 }
 
-static int write_full(int fd, const char *data, size_t len)
+/* An inherited O_NONBLOCK (a runtime's pipe) waits like a blocking fd. */
+int fd_wait(int fd, short events)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+
+	if (errno != EAGAIN)
+		return -errno;
+	while (poll(&p, 1, -1) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
+int fd_write_all(int fd, const char *data, size_t len)
 {
 	size_t off = 0;
 
 	while (off < len) {
 		ssize_t n = write(fd, data + off, len - off);
+		int ret;
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return -errno;
+			if ((ret = fd_wait(fd, POLLOUT)))
+				return ret;
+			continue;
 		}
 		off += (size_t)n;
 	}
@@ -174,7 +194,7 @@ static int write_atomic(int dirfd, const char *name, const char *data, size_t le
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return -errno;
-	ret = fchmod(fd, mode) < 0 ? -errno : write_full(fd, data, len);
+	ret = fchmod(fd, mode) < 0 ? -errno : fd_write_all(fd, data, len);
 	if (!ret && durable && fsync(fd) < 0)
 		ret = -errno;
 	if (close(fd) < 0 && !ret)
@@ -244,7 +264,7 @@ int file_check_trusted(int fd, bool dir, char *why, size_t whylen)
 
 int file_open_trusted(int dirfd, const char *path, int flags, mode_t mode, char *why, size_t whylen)
 {
-	int fd = openat(dirfd, path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode);
+	int fd = openat(dirfd, path, flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, mode);
 	int ret;
 
 	if (fd < 0)
@@ -332,6 +352,119 @@ int file_read_all(const char *path, size_t max, char **out, size_t *outlen)
 	ret = file_read_fd(fd, max, out, outlen);
 	close(fd);
 	return ret;
+}
+
+/* ---- a bounded flock() ----------------------------------------------- */
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A flock belongs to the open file description, not to a process: what
+ * this child wins on the caller's fd, the caller holds. It dies with the
+ * caller (it must never hold the caller's descriptors alone). */
+static void __attribute__((noreturn)) lock_child(int fd, int out, pid_t parent)
+{
+	int r;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(1);
+	do
+		r = flock(fd, LOCK_EX) ? errno : 0;
+	while (r == EINTR);
+	_exit(write(out, &r, sizeof(r)) == (ssize_t)sizeof(r) ? 0 : 1);
+}
+
+/* The child's word (0 or an errno) before the deadline: 0, -ETIMEDOUT, or
+ * -EPIPE when it ended without one. */
+static int lock_word(int rfd, long long deadline, int *word)
+{
+	struct pollfd p = { .fd = rfd, .events = POLLIN };
+
+	for (;;) {
+		long long left = deadline - mono_ms();
+		int n;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		n = poll(&p, 1, left > 60000 ? 60000 : (int)left);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n > 0)
+			return read(rfd, word, sizeof(*word)) == (ssize_t)sizeof(*word) ? 0 : -EPIPE;
+	}
+}
+
+/* Sleeps in flock() in a child, so that the kernel's queue of blocked
+ * waiters keeps its order (polling with LOCK_NB let latecomers overtake:
+ * in a storm of 100 ADDs, 8 at a time on 2 CPUs, the p99 of an ADD was
+ * ~34 ms against ~17 ms, test/bench/bench.sh), while the caller's wait is
+ * a poll() timeout: no signal, so no inherited mask or disposition can
+ * stretch it. -EAGAIN when no child could do it. */
+static int lock_forked(int fd, long long deadline)
+{
+	pid_t self = getpid(), pid;
+	int p[2], word = 0, ret;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -EAGAIN;
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		lock_child(fd, p[1], self);
+	}
+	close(p[1]);
+	if (pid < 0) {
+		close(p[0]);
+		return -EAGAIN;
+	}
+	ret = lock_word(p[0], deadline, &word);
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	close(p[0]);
+	if (!ret)
+		return -word;
+	/* It may have won in the instant it was killed. */
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	return ret == -ETIMEDOUT ? ret : -EAGAIN;
+}
+
+static int lock_poll(int fd, long long deadline)
+{
+	struct timespec ts = { 0, 1000000 };
+
+	for (;;) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return -errno;
+		if (mono_ms() >= deadline)
+			return -ETIMEDOUT;
+		nanosleep(&ts, NULL);
+		if (ts.tv_nsec < 50000000)
+			ts.tv_nsec *= 2;
+	}
+}
+
+int file_lock(int fd, int timeout_ms)
+{
+	long long deadline = mono_ms() + timeout_ms;
+	int ret;
+
+	/* An uncontended lock costs one call. */
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	if (errno != EWOULDBLOCK && errno != EINTR)
+		return -errno;
+	ret = lock_forked(fd, deadline);
+	return ret == -EAGAIN ? lock_poll(fd, deadline) : ret;
 }
 
 int parse_long(const char *s, long long min, long long max, long long *out)

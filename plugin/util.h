@@ -57,6 +57,16 @@ int file_write_atomic_at(int dirfd, const char *name, const char *data, size_t l
 /* "<name>.tmp.<digits>": a temp file of an atomic write. */
 bool file_is_tmp(const char *name);
 
+/* The whole buffer, through EINTR and EAGAIN: 0 or -errno. */
+int fd_write_all(int fd, const char *data, size_t len);
+/* After a call failed with errno: 0 once fd is ready for `events` (poll)
+ * when errno is EAGAIN, else -errno. */
+int fd_wait(int fd, short events);
+
+/* flock(fd, LOCK_EX) that gives up after timeout_ms whatever the signal
+ * mask and dispositions (no signal is involved): 0, -ETIMEDOUT or -errno. */
+int file_lock(int fd, int timeout_ms);
+
 /* Strict decimal parse of a whole string into [min,max]. */
 int parse_long(const char *s, long long min, long long max, long long *out);
 

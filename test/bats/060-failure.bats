@@ -18,13 +18,7 @@
 
 load helpers
 
-setup() {
-	setup_node
-	MASK=$(all_cpus_mask)
-	make_pod p1
-	save_orig pod "$HOST_VETH" ul0
-	IN=$BATS_TEST_TMPDIR/in.json
-}
+setup() { setup_pod; }
 
 teardown() { teardown_node; }
 
@@ -193,4 +187,55 @@ holder_then_fail() {
 	assert_dev nosuchdev0 .status absent
 	expect_warning nosuchdev0 absent
 	assert_dev ul0 .status applied
+}
+
+# --- planning errors: the node, not the input --------------------------------
+# Under ignore the pod starts untuned: exit 0, prevResult passed on, a
+# warning naming the error, nothing changed or recorded. Under fail the
+# error keeps its code (5). Each is caused for real: a seccomp filter
+# (test/helpers/deny-syscalls.py) or a private mount namespace.
+
+# plan_error MSG WRAPPER...: ADD under ignore, then under fail, behind
+# WRAPPER (a helper that runs the plugin behind a changed host).
+plan_error() {
+	local msg=$1
+	shift
+	conf 1.0.0 >"$IN"
+	"$@" run_helper plugin_env "$IN"
+	expect_prev_passed "$(cat "$IN")" &&
+		expect_warning 'tuning abandoned, nothing changed' "$msg" &&
+		assert_json "$output" '[.flowsteer.devices[] | select(.status == "applied")] | length' 0 &&
+		expect_nothing_applied || return
+	conf 1.0.0 '.failurePolicy = "fail"' >"$IN"
+	"$@" run_helper 1 plugin_env "$IN"
+	expect_cni_error 5 "$msg" && expect_nothing_applied
+}
+
+# Behind these: /sys/class/net absent; a CPU list the plugin may not read.
+no_class_net() {
+	local -a PLUGIN_WRAP=(unshare -m sh -c 'mount -t tmpfs none /sys/class && exec "$0" "$@"')
+	"$@"
+}
+cpulist_unreadable() {
+	local f=$BATS_TEST_TMPDIR/cpulist
+	install -m 0 /dev/null "$f"
+	local -a PLUGIN_WRAP=(unshare -m sh -c 'mount --bind "$1" /sys/devices/system/cpu/isolated && shift && exec "$@"'
+		sh "$f" setpriv --bounding-set -dac_override)
+	"$@"
+}
+
+@test "no sysfs of the pod netns (fsopen and mount fail): ignore starts the pod untuned, fail gives 5" {
+	plan_error "netns $POD_NETNS: a sysfs of it: No such device" deny_syscalls fsopen=ENOSYS mount=ENODEV --
+}
+
+@test "no /sys/class/net: ignore starts the pod untuned, fail gives 5" {
+	plan_error 'opening /sys/class/net: No such file or directory' no_class_net
+}
+
+@test "no rtnetlink: ignore starts the pod untuned, fail gives 5" {
+	plan_error 'opening rtnetlink: Address family not supported' deny_syscalls socket:16=EAFNOSUPPORT --
+}
+
+@test "unreadable CPU lists: ignore starts the pod untuned, fail gives 5" {
+	plan_error 'reading the CPU lists of /sys/devices/system/cpu: Permission denied' cpulist_unreadable
 }

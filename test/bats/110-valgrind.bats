@@ -155,3 +155,11 @@ vg() {
 	CNI_NETNS_OVERRIDE="" vg DEL "$(conf 1.0.0 '.mode = "fast"')" 0
 	assert_eq "$(refs)" 0 "references"
 }
+
+@test "valgrind: a planning error under ignore (no rtnetlink); a result that cannot be written (rolled back)" {
+	deny_syscalls socket:16=EAFNOSUPPORT -- vg ADD "$(conf 1.0.0)" 0
+	expect_warning 'tuning abandoned, nothing changed' 'opening rtnetlink'
+	in_state 'exec >/dev/full' vg ADD "$(conf 1.0.0)" 1
+	expect_no_state
+	expect_orig ul0
+}

@@ -8,6 +8,8 @@
 #   assert_eq, assert_match, assert_json, assert_log   generic checks
 #   conf, cni, plugin_env, fs_status  the plugin as a runtime runs it; its CLI
 #   ro_sys, no_sys, ro_bind, caps_dropped   ... behind a changed host
+#   in_state, deny_syscalls           ... behind an odd process state
+#   wait_for, plugin_pids             bounded waits on an event
 #   expect_*                          what the kernel, the result and the
 #                                     stateDir hold afterwards
 #   all_cpus_mask, kmask, mask_list   the one CPU-mask oracle (cpumask.py)
@@ -128,6 +130,16 @@ setup_node() {
 	ip -n "${NODE}u" link set ul0 up
 	ip -n "$NODE" route add default via 198.51.100.2 dev ul0
 	NODE_EXEC=(ip netns exec "$NODE")
+}
+
+# setup_pod: setup_node and pod p1; the originals of its devices and ul0
+# saved, MASK every online CPU, IN a file for an ADD's input.
+setup_pod() {
+	setup_node
+	MASK=$(all_cpus_mask)
+	make_pod p1
+	save_orig pod "$HOST_VETH" ul0
+	IN=$BATS_TEST_TMPDIR/in.json
 }
 
 teardown_node() {
@@ -352,6 +364,47 @@ ctr_sys_ro() {
 	fi
 	assert_match "$out" "Read-only file system" "the container's write" &&
 		assert_match "$(ctr_sys)" "^ro,.* ro(,|$)" "the container's /sys"
+}
+
+# Behind these, the plugin inherits the process state a runtime, a shim or
+# a wrapper may hand over; both nest with the wrappers above. in_state SH:
+# shell code run first (`exec 1>&-`, `ulimit -n 5`, `umask 777`,
+# `trap "" PIPE`, `cd DIR`). deny_syscalls ARG... --: a seccomp filter
+# failing some system calls, or every signal blocked
+# (test/helpers/deny-syscalls.py).
+in_state() { # SH CMD...
+	local -a PLUGIN_WRAP=("${PLUGIN_WRAP[@]}" sh -c "set -e; $1"'
+		exec "$0" "$@"')
+	shift
+	"$@"
+}
+deny_syscalls() { # ARG... -- CMD...
+	local -a PLUGIN_WRAP=("${PLUGIN_WRAP[@]}" python3 "$REPO/test/helpers/deny-syscalls.py")
+	while [ "$1" != -- ]; do PLUGIN_WRAP+=("$1"); shift; done
+	PLUGIN_WRAP+=(--)
+	shift
+	"$@"
+}
+
+# wait_for WHAT CMD...: until CMD succeeds, at most CNI_TIMEOUT seconds.
+wait_for() {
+	local what=$1 i
+	shift
+	for ((i = 0; i < CNI_TIMEOUT * 20; i++)); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	echo "timed out waiting for $what" >&2
+	return 1
+}
+
+# plugin_pids FILE: the plugin processes ($FLOWSTEER_BIN) holding FILE open.
+plugin_pids() {
+	local p bin
+	bin=$(readlink -f "$FLOWSTEER_BIN")
+	for p in $(find /proc/[0-9]*/fd -maxdepth 1 -lname "$1" 2>/dev/null | cut -d/ -f3 | sort -u); do
+		[ "$(readlink "/proc/$p/exe" 2>/dev/null)" != "$bin" ] || echo "$p"
+	done
 }
 
 # -------------------------------------------------------- kernel values ---
