@@ -209,8 +209,14 @@ static void records_on_change(struct dirwatch *w, const char *name, void *arg)
 	loop_debounce_kick(&r->scan);
 }
 
-int records_start(struct loop *l, struct records *r, const char *state_dir, struct podstatus *ps,
-		  long long drift_interval_ms)
+void records_init(struct records *r)
+{
+	r->dw_state.ifd = r->dw_att.ifd = -1;
+	r->drift_at = -1;
+}
+
+int records_start(struct records *r, const char *state_dir, struct podstatus *ps, long long drift_interval_ms,
+		  struct loop *l)
 {
 	char att[PATH_MAX];
 
@@ -218,12 +224,10 @@ int records_start(struct loop *l, struct records *r, const char *state_dir, stru
 	r->state_dir = state_dir;
 	r->ps = ps;
 	r->drift_interval_ms = drift_interval_ms;
-	r->drift_at = -1;
-	r->dw_state.ifd = r->dw_att.ifd = -1;
 	pthread_mutex_init(&r->lock, NULL);
+	loop_debounce_init(l, &r->scan, SCAN_QUIET_MS, SCAN_MAX_MS, records_scan, r);
 	if (records_drift_start(r))
 		return -1;
-	loop_debounce_init(l, &r->scan, SCAN_QUIET_MS, SCAN_MAX_MS, records_scan, r);
 	if (snprintf(att, sizeof(att), "%s/attachments", state_dir) >= (int)sizeof(att)) {
 		alog(ALOG_ERROR, "--state-dir %.200s...: too long", state_dir);
 		return -1;
@@ -236,17 +240,16 @@ int records_start(struct loop *l, struct records *r, const char *state_dir, stru
 	return 0;
 }
 
-void records_release(struct loop *l, struct records *r)
+void records_stop(struct records *r)
 {
 	if (!r->loop)
 		return;
 	records_drift_stop(r);
-	dirwatch_release(l, &r->dw_state);
-	dirwatch_release(l, &r->dw_att);
+	dirwatch_release(r->loop, &r->dw_state);
+	dirwatch_release(r->loop, &r->dw_att);
 	loop_debounce_forget(&r->scan);
 	once_clear(&r->no_uid);
 	once_clear(&r->bad);
-	pthread_cond_destroy(&r->drift_cond);
 	pthread_mutex_destroy(&r->lock);
 	r->loop = NULL;
 }
@@ -375,8 +378,10 @@ static int records_drift_start(struct records *r)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&r->drift_cond, &ca);
 	pthread_condattr_destroy(&ca);
+	atomic_store(&r->drift_stop, false);
 	ret = pthread_create(&r->drift_thread, NULL, records_drift_main, r);
 	if (ret) {
+		pthread_cond_destroy(&r->drift_cond);
 		alog(ALOG_ERROR, "records: starting the drift thread: %s", strerror(ret));
 		return -1;
 	}
@@ -393,6 +398,7 @@ static void records_drift_stop(struct records *r)
 	pthread_cond_signal(&r->drift_cond);
 	pthread_mutex_unlock(&r->lock);
 	pthread_join(r->drift_thread, NULL);
+	pthread_cond_destroy(&r->drift_cond);
 	r->drift_on = false;
 }
 
