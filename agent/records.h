@@ -72,4 +72,9 @@ void records_collect(struct metrics_out *o, void *arg);
 void records_remask_begin(void);
 void records_remask_end(void);
 
+/* The drift thread (drift.c), for records_start() and records_stop():
+ * 0 or -1 (logged); stop is safe when it never started. */
+int records_drift_start(struct records *r);
+void records_drift_stop(struct records *r);
+
 #endif
