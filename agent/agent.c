@@ -34,25 +34,33 @@ static void agent_on_signal(struct loop *l, int fd, short revents, void *arg)
 	}
 }
 
+/* The first sync is written; at once without an API server. */
+static bool agent_ready(void *arg)
+{
+	struct agent *a = arg;
+
+	return a->o.no_kube || atomic_load(&a->af.synced_once);
+}
+
 static void agent_collect(struct metrics_out *o, void *arg)
 {
 	struct agent *a = arg;
 
 	metrics_single_u64(o, "flowsteer_agent_last_sync_timestamp_seconds", "gauge",
 			   "When the annotations file was last written in sync with the API server (Unix time; 0 = never).",
-			   (unsigned long long)atomic_load(&a->last_sync));
+			   (unsigned long long)atomic_load(&a->af.last_sync));
 	metrics_single_u64(o, "flowsteer_agent_annotations_file_writes_total", "counter",
 			   "Writes of the annotations file.",
-			   atomic_load(&a->file_writes));
+			   atomic_load(&a->af.writes));
 	metrics_single_u64(o, "flowsteer_agent_annotations_file_write_errors_total", "counter",
 			   "Failed writes of the annotations file (retried).",
-			   atomic_load(&a->file_errors));
+			   atomic_load(&a->af.errors));
 	metrics_single_u64(o, "flowsteer_agent_conflist_writes_total", "counter",
 			   "Rewrites of the CNI config to chain flowsteer (install duty).",
 			   atomic_load(&a->in.writes));
 	metrics_single_u64(o, "flowsteer_agent_ready", "gauge",
 			   "1 once the first sync is done (what /readyz reports).",
-			   (unsigned long long)atomic_load(&a->ready));
+			   (unsigned long long)agent_ready(a));
 	metrics_family(o, "flowsteer_agent_build_info", "gauge", "The agent's version.");
 	metrics_printf(o, "flowsteer_agent_build_info{version=\"%s\"} 1\n", FLOWSTEER_VERSION);
 }
@@ -62,11 +70,6 @@ static bool agent_healthy(void *arg)
 	struct agent *a = arg;
 
 	return mono_ms() - loop_heartbeat_ms(a->loop) < HEALTH_STALE_MS;
-}
-
-static bool agent_ready(void *arg)
-{
-	return atomic_load(&((struct agent *)arg)->ready) != 0;
 }
 
 /* A duty's collector, logged when the registry is full. */
@@ -235,12 +238,11 @@ int agent_start(struct agent *a, const struct agent_duty *t, size_t n)
 		return -1;
 	}
 	install_init(&a->in);
+	annfile_init(&a->af);
 	podstatus_init(&a->ps);
 	records_init(&a->rec);
 	cpuallowed_init(&a->ca);
 	cpuwatch_init(&a->cw);
-	if (a->o.no_kube)
-		atomic_store(&a->ready, 1);
 	return agent_duties_start(a, t, n);
 }
 

@@ -68,20 +68,11 @@ struct agent {
 	struct reflector ns, pods;
 	struct install in;
 	struct annfile af;
-	/* dirty: the stores changed since the last write; refresh_due: a
-	 * refresh (syncedAt) failed and its retry must write anyway. */
-	bool dirty, refresh_due;
-	struct loop_debounce flush;
-	struct loop_timer refresh_timer;
 	/* The status duty, the records' metrics, the re-mask duty. */
 	struct podstatus ps;
 	struct records rec;
 	struct cpuwatch cw;
 	struct cpuallowed ca;       /* flowsteer_cpu_allowed */
-	/* Read by the metrics thread. */
-	_Atomic int ready;
-	_Atomic uint64_t file_writes, file_errors;
-	_Atomic long long last_sync;
 	/* The duties started, in order: stopped from the last. */
 	const struct agent_duty *up[AGENT_NDUTIES];
 	size_t nup;

@@ -4,68 +4,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "agent.h"
 #include "alog.h"
 
-/* Annotation changes reach the file once a burst is quiet, at most this
- * late: a pod start reads a cache at most ~100 ms behind the server, and a
- * burst of a thousand events costs ten writes, not a thousand. */
-#define FLUSH_QUIET_MS 5
-#define FLUSH_MAX_MS 100
-#define FLUSH_RETRY_MS 1000
 /* Asking whether the DaemonSet is gone, within terminationGracePeriod (30 s). */
 #define UNINSTALL_ASK_MS 10000
 
-static bool agent_synced(const struct agent *a)
-{
-	/* Zeroed, never synced, under --no-kube. */
-	return a->ns.synced && a->pods.synced;
-}
-
-static void agent_flush(struct agent *a, bool refresh)
-{
-	struct fs_err e = { 0 };
-	bool written;
-	long long now = (long long)time(NULL);
-
-	if (!agent_synced(a))
-		return;
-	if (annfile_sync(&a->af, &a->ns.store, &a->pods.store, now, refresh, &written, &e)) {
-		atomic_fetch_add(&a->file_errors, 1);
-		alog(ALOG_ERROR, "%s; retrying in %d ms", e.msg, FLUSH_RETRY_MS);
-		a->refresh_due |= refresh;
-		loop_debounce_retry(&a->flush, FLUSH_RETRY_MS);
-		return;
-	}
-	a->dirty = a->refresh_due = false;
-	if (written) {
-		atomic_fetch_add(&a->file_writes, 1);
-		atomic_store(&a->last_sync, now);
-		alog(ALOG_DEBUG, "%s written: %zu namespaces, %zu pods", a->af.path, a->ns.store.n, a->pods.store.n);
-	}
-	if (!atomic_exchange(&a->ready, 1))
-		alog(ALOG_INFO, "first sync done: %s written (%zu namespaces, %zu pods with flowsteer.io annotations)",
-		     a->af.path, a->ns.store.n, a->pods.store.n);
-}
-
-static void agent_on_flush(void *arg)
+static bool agent_synced(void *arg)
 {
 	struct agent *a = arg;
 
-	if (a->dirty || a->refresh_due)
-		agent_flush(a, a->refresh_due);
+	return a->ns.synced && a->pods.synced;
 }
 
-static void agent_on_refresh(struct loop *l, struct loop_timer *t)
+static bool agent_streaming(void *arg)
 {
-	struct agent *a = t->arg;
+	struct agent *a = arg;
 
-	/* Only while both watches stream: syncedAt claims "in sync". */
-	if (reflector_healthy(&a->ns) && reflector_healthy(&a->pods))
-		agent_flush(a, true);
-	loop_timer_after(l, t, a->o.refresh_s * 1000);
+	return reflector_healthy(&a->ns) && reflector_healthy(&a->pods);
 }
 
 static void agent_on_change(struct reflector *r, void *arg)
@@ -73,9 +30,7 @@ static void agent_on_change(struct reflector *r, void *arg)
 	struct agent *a = arg;
 
 	(void)r;
-	a->dirty = true;
-	if (agent_synced(a))
-		loop_debounce_kick(&a->flush);
+	annfile_changed(&a->af);
 }
 
 /* The reflectors' counters: registered once they started, dropped before
@@ -129,21 +84,19 @@ void agent_kube_stop(struct agent *a)
 	a->kube = NULL;
 }
 
-/* The annotations file: written from the stores once a burst is quiet,
- * and its syncedAt refreshed while both watches stream. */
+/* The annotations file, from the reflectors' stores (the next row). */
 int agent_annfile_start(struct agent *a)
 {
-	snprintf(a->af.path, sizeof(a->af.path), "%s", a->o.annotations_file);
-	loop_debounce_init(a->loop, &a->flush, FLUSH_QUIET_MS, FLUSH_MAX_MS, agent_on_flush, a);
-	loop_timer_init(&a->refresh_timer, agent_on_refresh, a);
-	return loop_timer_after(a->loop, &a->refresh_timer, a->o.refresh_s * 1000);
+	const struct annfile_src src = {
+		.ns = &a->ns.store, .pods = &a->pods.store, .synced = agent_synced, .streaming = agent_streaming, .arg = a,
+	};
+
+	return annfile_start(&a->af, a->o.annotations_file, a->o.refresh_s * 1000, &src, a->loop);
 }
 
 void agent_annfile_stop(struct agent *a)
 {
-	loop_debounce_forget(&a->flush);
-	loop_timer_forget(a->loop, &a->refresh_timer);
-	annfile_release(&a->af);
+	annfile_stop(&a->af);
 }
 
 /* The two reflectors (namespaces, pods); reflector_stop() is safe on one

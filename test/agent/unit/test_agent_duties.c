@@ -129,6 +129,7 @@ static void assert_all_stopped(const struct agent *a)
 {
 	assert_int_equal(a->nup, 0);
 	assert_null(a->in.loop);
+	assert_null(a->af.loop);
 	assert_null(a->kube);
 	assert_null(a->ns.xfer.h);
 	assert_null(a->pods.xfer.h);
@@ -232,7 +233,7 @@ static void test_options_leave_duties_out(void **state)
 	a->o.no_kube = a->o.no_install = true;
 	a->o.metrics_addr = a->o.cpu_state = "off";
 	assert_int_equal(agent_start(a, table, AGENT_NDUTIES), 0);
-	assert_int_equal(atomic_load(&a->ready), 1);
+	assert_int_equal(a->nup, 2);
 	agent_free(a);
 	expect_calls(want, 4);
 }
@@ -247,6 +248,7 @@ static void test_module_stop_is_safe(void **state)
 	struct podstatus p = { 0 };
 	struct cpuwatch c = { 0 };
 	struct cpuallowed ca = { 0 };
+	struct annfile af = { 0 };
 
 	(void)state;
 	install_init(&in);
@@ -254,6 +256,8 @@ static void test_module_stop_is_safe(void **state)
 	podstatus_init(&p);
 	cpuwatch_init(&c);
 	cpuallowed_init(&ca);
+	annfile_init(&af);
+	annfile_stop(&af);
 	install_stop(&in);
 	records_stop(&r);
 	podstatus_stop(&p);
