@@ -72,8 +72,8 @@ static bool agent_healthy(void *arg)
 	return mono_ms() - loop_heartbeat_ms(a->loop) < HEALTH_STALE_MS;
 }
 
-/* A duty's collector, logged when the registry is full. */
-int agent_register(struct agent *a, metrics_collect_fn fn, void *arg, const char *duty)
+/* A collector, logged when the registry is full. */
+static int agent_register(struct agent *a, metrics_collect_fn fn, void *arg, const char *duty)
 {
 	if (metrics_register(a->metrics, fn, arg) == 0)
 		return 0;
@@ -118,50 +118,41 @@ static void agent_install_stop(struct agent *a)
 
 static int agent_status_start(struct agent *a)
 {
-	return podstatus_start(&a->ps, a->kube, a->o.backoff_base_ms, a->o.backoff_max_ms, a->loop) ||
-	       agent_register(a, podstatus_collect, &a->ps, "status");
+	return podstatus_start(&a->ps, a->kube, a->o.backoff_base_ms, a->o.backoff_max_ms, a->loop);
 }
 
 static void agent_status_stop(struct agent *a)
 {
-	metrics_unregister(a->metrics, podstatus_collect, &a->ps);
 	podstatus_stop(&a->ps);
 }
 
 static int agent_records_start(struct agent *a)
 {
-	return records_start(&a->rec, a->o.state_dir, a->o.no_kube ? NULL : &a->ps, a->o.drift_s * 1000,
-			     a->loop) ||
-	       agent_register(a, records_collect, &a->rec, "records");
+	return records_start(&a->rec, a->o.state_dir, a->o.no_kube ? NULL : &a->ps, a->o.drift_s * 1000, a->loop);
 }
 
 static void agent_records_stop(struct agent *a)
 {
-	metrics_unregister(a->metrics, records_collect, &a->rec);
 	records_stop(&a->rec);
 }
 
 static int agent_cpuallowed_start(struct agent *a)
 {
-	return cpuallowed_start(&a->ca, a->o.entry, a->o.state_dir, a->o.cpu_state, a->loop) ||
-	       agent_register(a, cpuallowed_collect, &a->ca, "cpu allowed");
+	return cpuallowed_start(&a->ca, a->o.entry, a->o.state_dir, a->o.cpu_state, a->loop);
 }
 
 static void agent_cpuallowed_stop(struct agent *a)
 {
-	metrics_unregister(a->metrics, cpuallowed_collect, &a->ca);
 	cpuallowed_stop(&a->ca);
 }
 
 static int agent_remask_start(struct agent *a)
 {
-	return cpuwatch_start(&a->cw, a->o.cpu_state, a->o.state_dir, a->o.entry, a->loop) ||
-	       agent_register(a, cpuwatch_collect, &a->cw, "re-mask");
+	return cpuwatch_start(&a->cw, a->o.cpu_state, a->o.state_dir, a->o.entry, a->loop);
 }
 
 static void agent_remask_stop(struct agent *a)
 {
-	metrics_unregister(a->metrics, cpuwatch_collect, &a->cw);
 	cpuwatch_stop(&a->cw);
 }
 
@@ -185,20 +176,22 @@ static bool agent_want_remask(const struct agent_opts *o)
 	return strcmp(o->cpu_state, "off") != 0;
 }
 
+#define AT(field) offsetof(struct agent, field)
+
 /* The duties in start order; agent_duties_stop() stops what started in
  * reverse. A later row may use an earlier one (the reflectors the API
  * client; records feed the status duty), never the other way round. */
 const struct agent_duty agent_duties[AGENT_NDUTIES] = {
-	{ "metrics", agent_metrics_start, agent_metrics_stop, agent_want_metrics, NULL },
-	{ "install", agent_install_start, agent_install_stop, agent_want_install, NULL },
-	{ "API client", agent_kube_start, agent_kube_stop, agent_want_kube,
+	{ "metrics", agent_metrics_start, agent_metrics_stop, NULL, 0, agent_want_metrics, NULL },
+	{ "install", agent_install_start, agent_install_stop, NULL, 0, agent_want_install, NULL },
+	{ "API client", agent_kube_start, agent_kube_stop, NULL, 0, agent_want_kube,
 	  "--no-kube: no API server; no watch, no status patches" },
-	{ "annotations file", agent_annfile_start, agent_annfile_stop, agent_want_kube, NULL },
-	{ "watch", agent_watch_start, agent_watch_stop, agent_want_kube, NULL },
-	{ "status", agent_status_start, agent_status_stop, agent_want_kube, NULL },
-	{ "records", agent_records_start, agent_records_stop, NULL, NULL },
-	{ "cpu allowed", agent_cpuallowed_start, agent_cpuallowed_stop, NULL, NULL },
-	{ "re-mask", agent_remask_start, agent_remask_stop, agent_want_remask,
+	{ "annotations file", agent_annfile_start, agent_annfile_stop, NULL, 0, agent_want_kube, NULL },
+	{ "watch", agent_watch_start, agent_watch_stop, agent_watch_collect, 0, agent_want_kube, NULL },
+	{ "status", agent_status_start, agent_status_stop, podstatus_collect, AT(ps), agent_want_kube, NULL },
+	{ "records", agent_records_start, agent_records_stop, records_collect, AT(rec), NULL, NULL },
+	{ "cpu allowed", agent_cpuallowed_start, agent_cpuallowed_stop, cpuallowed_collect, AT(ca), NULL, NULL },
+	{ "re-mask", agent_remask_start, agent_remask_stop, cpuwatch_collect, AT(cw), agent_want_remask,
 	  "--cpu-manager-state off: no re-masking when the kubelet's CPU pool changes" },
 };
 
@@ -213,7 +206,8 @@ static int agent_duties_start(struct agent *a, const struct agent_duty *t, size_
 			continue;
 		}
 		a->up[a->nup++] = &t[i];
-		if (t[i].start(a)) {
+		if (t[i].start(a) ||
+		    (t[i].collect && agent_register(a, t[i].collect, (char *)a + t[i].at, t[i].name))) {
 			alog(ALOG_DEBUG, "%s: start failed; stopping what started", t[i].name);
 			agent_duties_stop(a);
 			return -1;
@@ -222,10 +216,16 @@ static int agent_duties_start(struct agent *a, const struct agent_duty *t, size_
 	return 0;
 }
 
+/* A stopped duty is never scraped: its collector goes first. */
 void agent_duties_stop(struct agent *a)
 {
-	while (a->nup > 0)
-		a->up[--a->nup]->stop(a);
+	while (a->nup > 0) {
+		const struct agent_duty *d = a->up[--a->nup];
+
+		if (d->collect)
+			metrics_unregister(a->metrics, d->collect, (char *)a + d->at);
+		d->stop(a);
+	}
 }
 
 int agent_start(struct agent *a, const struct agent_duty *t, size_t n)

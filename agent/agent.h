@@ -46,12 +46,16 @@ struct agent_opts {
 struct agent;
 
 /* One row of the duty table (agent.c): start returns 0 or -1 (logged);
- * stop is safe after a start that failed half-way. applies (NULL: always)
- * says whether the options want the duty; off_msg is logged when not. */
+ * stop is safe after a start that failed half-way. collect (NULL: none)
+ * is registered after start, with the module at offset `at` of struct
+ * agent, and dropped before stop. applies (NULL: always) says whether the
+ * options want the duty; off_msg is logged when not. */
 struct agent_duty {
 	const char *name;
 	int (*start)(struct agent *a);
 	void (*stop)(struct agent *a);
+	metrics_collect_fn collect;
+	size_t at;
 	bool (*applies)(const struct agent_opts *o);
 	const char *off_msg;
 };
@@ -92,9 +96,8 @@ int agent_run(struct agent *a);
 /* Stops the duties, frees the loop, the registry and a. */
 void agent_free(struct agent *a);
 
-/* Within the agent: a duty's collector (0, or -1 logged), and the rows of
- * the API-server side (watch.c). */
-int agent_register(struct agent *a, metrics_collect_fn fn, void *arg, const char *duty);
+/* The rows of the API-server side (watch.c). */
+void agent_watch_collect(struct metrics_out *o, void *arg);
 int agent_kube_start(struct agent *a);
 void agent_kube_stop(struct agent *a);
 int agent_annfile_start(struct agent *a);

@@ -139,31 +139,30 @@ static void assert_all_stopped(const struct agent *a)
 	assert_null(a->cw.loop);
 }
 
-static void expect_calls(const int *want, size_t n)
+/* Rows 0..last started, then stopped from last down to 0. */
+static void expect_up_down(int last)
 {
-	assert_int_equal(ncalls, n);
-	for (size_t i = 0; i < n; i++)
-		assert_int_equal(calls[i], want[i]);
+	size_t n = 0;
+
+	assert_int_equal(ncalls, 2 * (size_t)(last + 1));
+	for (int i = 0; i <= last; i++)
+		assert_int_equal(calls[n++], i + 1);
+	for (int i = last; i >= 0; i--)
+		assert_int_equal(calls[n++], -(i + 1));
 }
 
 static void run_failing(int k, bool after)
 {
 	struct agent *a = agent_make();
-	int want[2 * AGENT_NDUTIES];
-	size_t n = 0;
 
 	fail_at = k;
 	fail_after = after;
 	assert_int_equal(agent_start(a, table, AGENT_NDUTIES), -1);
 	assert_false(real_failed);
-	for (int i = 0; i <= k; i++)
-		want[n++] = i + 1;
-	for (int i = k; i >= 0; i--)
-		want[n++] = -(i + 1);
-	expect_calls(want, n);
+	expect_up_down(k);
 	assert_all_stopped(a);
 	agent_free(a);
-	expect_calls(want, n);
+	expect_up_down(k);
 }
 
 static void test_each_start_fails_before_it_did_anything(void **state)
@@ -195,8 +194,6 @@ static bool rendered(struct agent *a, const char *family)
 static void test_all_start_then_stop_in_reverse(void **state)
 {
 	struct agent *a = agent_make();
-	int want[2 * AGENT_NDUTIES];
-	size_t n = 0;
 	struct stat st;
 
 	(void)state;
@@ -211,14 +208,10 @@ static void test_all_start_then_stop_in_reverse(void **state)
 	assert_false(rendered(a, "flowsteer_agent_lists_total") || rendered(a, "flowsteer_attachments") ||
 		     rendered(a, "flowsteer_remask_total") || rendered(a, "flowsteer_status_patches_total"));
 	assert_true(rendered(a, "flowsteer_agent_ready"));
-	for (int i = 0; i < AGENT_NDUTIES; i++)
-		want[n++] = i + 1;
-	for (int i = AGENT_NDUTIES - 1; i >= 0; i--)
-		want[n++] = -(i + 1);
-	expect_calls(want, n);
+	expect_up_down(AGENT_NDUTIES - 1);
 	assert_all_stopped(a);
 	agent_free(a);
-	expect_calls(want, n);
+	expect_up_down(AGENT_NDUTIES - 1);
 }
 
 /* --no-kube --no-install --metrics-addr off --cpu-manager-state off:
@@ -226,7 +219,6 @@ static void test_all_start_then_stop_in_reverse(void **state)
 static void test_options_leave_duties_out(void **state)
 {
 	struct agent *a = agent_make();
-	const int want[] = { 7, 8, -8, -7 };
 
 	(void)state;
 	fail_at = -1;
@@ -235,7 +227,8 @@ static void test_options_leave_duties_out(void **state)
 	assert_int_equal(agent_start(a, table, AGENT_NDUTIES), 0);
 	assert_int_equal(a->nup, 2);
 	agent_free(a);
-	expect_calls(want, 4);
+	assert_int_equal(ncalls, 4);
+	assert_true(calls[0] == 7 && calls[1] == 8 && calls[2] == -8 && calls[3] == -7);
 }
 
 /* Each module's stop: after init alone, twice, and after a start that
