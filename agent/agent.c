@@ -11,25 +11,18 @@
 #include "bounds.h"
 #include "procstat.h"
 
-int agent_sig_pipe[2] = { -1, -1 };
 
 /* /healthz fails when the loop has not gone round for this long. */
 #define HEALTH_STALE_MS 30000
 
 static void agent_on_signal(struct loop *l, int fd, short revents, void *arg)
 {
-	struct agent *a = arg;
 	struct signalfd_siginfo si;
-	unsigned char b;
-	int sig = 0;
 
 	(void)revents;
-	if (fd == a->sfd && read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
-		sig = (int)si.ssi_signo;
-	else if (fd == a->sig_pipe && read(fd, &b, 1) == 1)
-		sig = b;
-	if (sig) {
-		alog(ALOG_INFO, "SIG%s: stopping", sigabbrev_np(sig));
+	(void)arg;
+	if (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		alog(ALOG_INFO, "SIG%s: stopping", sigabbrev_np((int)si.ssi_signo));
 		loop_stop(l);
 	}
 }
@@ -232,8 +225,7 @@ int agent_start(struct agent *a, const struct agent_duty *t, size_t n)
 {
 	a->loop = loop_new();
 	a->metrics = metrics_new();
-	if (!a->loop || !a->metrics || loop_add_fd(a->loop, a->sfd, agent_on_signal, a) ||
-	    loop_add_fd(a->loop, a->sig_pipe, agent_on_signal, a)) {
+	if (!a->loop || !a->metrics || loop_add_fd(a->loop, a->sfd, agent_on_signal, a)) {
 		alog(ALOG_ERROR, "the event loop: out of memory");
 		return -1;
 	}
@@ -276,9 +268,6 @@ void agent_free(struct agent *a)
 	bounds_reset();
 	if (a->sfd >= 0)
 		close(a->sfd);
-	for (int i = 0; i < 2; i++)
-		if (agent_sig_pipe[i] >= 0)
-			close(agent_sig_pipe[i]);
 	curl_global_cleanup();
 	free(a);
 }

@@ -64,7 +64,7 @@ struct agent_duty {
 
 struct agent {
 	struct agent_opts o;
-	int sfd, sig_pipe;       /* signalfd; the fallback handler's pipe */
+	int sfd;                 /* signalfd: SIGTERM, SIGINT */
 	struct loop *loop;
 	struct metrics *metrics;
 	struct kube_client *kube;
@@ -81,9 +81,6 @@ struct agent {
 	const struct agent_duty *up[AGENT_NDUTIES];
 	size_t nup;
 };
-
-/* The fallback signal handler's pipe (main.c). */
-extern int agent_sig_pipe[2];
 
 extern const struct agent_duty agent_duties[AGENT_NDUTIES];
 

@@ -13,7 +13,7 @@ AGENT_UNIT_SRC := $(sort $(wildcard test/agent/unit/test_*.c))
 AGENT_UNIT_BIN := $(AGENT_UNIT_SRC:test/agent/unit/%.c=$(BUILD)/test/agent/%)
 
 .PHONY: agent agent-unit image test-image bench-agent bench-remask bench-agent-stall
-# kpatch: a test client of kube_patch_pod_annotation() for the bats tests.
+# kpatch: a test client of the status patch (kube_patch_prepare/finish) for the bats tests.
 AGENT_KPATCH := $(BUILD)/test/agent/kpatch
 all: $(AGENT_BIN) $(AGENT_KPATCH)
 agent: $(AGENT_BIN)

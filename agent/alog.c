@@ -8,17 +8,7 @@
 #include "util.h"
 
 static enum alog_level alog_max = ALOG_INFO;
-static const char *const alog_names[] = { "error", "warn", "info", "debug" };
-
-int alog_level_parse(const char *s, enum alog_level *out)
-{
-	int i = name_index(alog_names, ARRAY_SIZE(alog_names), s);
-
-	if (i < 0)
-		return -1;
-	*out = (enum alog_level)i;
-	return 0;
-}
+const char *const alog_level_names[ALOG_LEVELS] = { "error", "warn", "info", "debug" };
 
 void alog_set_level(enum alog_level level)
 {
@@ -64,7 +54,7 @@ void alog(enum alog_level level, const char *fmt, ...)
 			*p = ' ';
 	pthread_mutex_lock(&lock);
 	fprintf(stderr, "%.19s.%03ldZ %s flowsteer-agent: %s\n", when, ts.tv_nsec / 1000000,
-		alog_names[level], line);
+		alog_level_names[level], line);
 	fflush(stderr);
 	pthread_mutex_unlock(&lock);
 }

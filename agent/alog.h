@@ -7,7 +7,9 @@
 
 enum alog_level { ALOG_ERROR, ALOG_WARN, ALOG_INFO, ALOG_DEBUG };
 
-int alog_level_parse(const char *s, enum alog_level *out);
+#define ALOG_LEVELS (ALOG_DEBUG + 1)
+/* Indexed by enum alog_level: --log-level's values. */
+extern const char *const alog_level_names[ALOG_LEVELS];
 void alog_set_level(enum alog_level level);
 void alog(enum alog_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -348,25 +348,6 @@ long kube_patch_finish(struct kube_client *k, CURL *h, struct kube_patch_req *r,
 	return status;
 }
 
-long kube_patch_pod_annotation(struct kube_client *k, const char *ns, const char *name, const char *uid,
-			       const char *key, const char *value, struct fs_err *e)
-{
-	struct kube_patch_req r;
-	CURL *h = curl_easy_init();
-	long status = -1;
-
-	if (!h) {
-		err_set(e, CNI_ERR_IO, "pod %s/%s: preparing the patch of %s: out of memory", ns, name, key);
-		return -1;
-	}
-	if (kube_patch_prepare(k, h, &r, ns, name, uid, key, value, e) == 0) {
-		status = kube_patch_finish(k, h, &r, curl_easy_perform(h), e);
-		kube_patch_req_free(&r);
-	}
-	curl_easy_cleanup(h);
-	return status;
-}
-
 long kube_get(struct kube_client *k, const char *path, long timeout_ms, char **body, struct fs_err *e)
 {
 	/* Only its body buffer: kube_body_write fills it. */

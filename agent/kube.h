@@ -76,13 +76,11 @@ void kube_status_message(const char *body, size_t len, char *out, size_t outlen)
  *   {"metadata":{"uid":UID,"annotations":{KEY:VALUE}}}
  * value NULL removes the key (JSON null). uid (may be NULL) is a
  * precondition: the API server answers 409 Conflict when the pod of that
- * name is another incarnation. Blocking, bounded by request_ms.
- * Returns the HTTP status (2xx on success), or -1 with e set when no answer
- * came; a non-2xx status also sets e with the server's message. */
-/* The same patch as an asynchronous transfer on h (loop_xfer_start):
+ * name is another incarnation. Bounded by request_ms.
  * prepare sets h up and fills r (which must stay put until the transfer is
- * done); finish turns the transfer's CURLcode into the HTTP status (-1: no
- * answer) with e set unless 2xx, as kube_patch_pod_annotation returns;
+ * done); the caller runs h (podstatus.c: loop_xfer_start); finish turns the
+ * transfer's CURLcode into the HTTP status (2xx on success; -1 when no
+ * answer came) with e set unless 2xx (a non-2xx with the server's message);
  * kube_patch_req_free releases r (after finish, or after an abort). */
 struct kube_patch_req {
 	char path[1100];
@@ -102,8 +100,5 @@ void kube_patch_req_free(struct kube_patch_req *r);
  * the body in *body (NUL-terminated, the caller frees it; NULL when empty),
  * or -1 with e set when no answer came. */
 long kube_get(struct kube_client *k, const char *path, long timeout_ms, char **body, struct fs_err *e);
-
-long kube_patch_pod_annotation(struct kube_client *k, const char *ns, const char *name, const char *uid,
-			       const char *key, const char *value, struct fs_err *e);
 
 #endif

@@ -21,6 +21,8 @@ struct loop {
 	int nfds;
 	struct loop_timer *timers[LOOP_MAX_TIMERS];
 	int ntimers;
+	/* Transfers with buffered data for their hook; transfers cancelled. */
+	struct loop_xfer *wrote, *cancel;
 	bool stop;
 	_Atomic long long heartbeat;
 };
@@ -145,6 +147,8 @@ int loop_xfer_start(struct loop *l, struct loop_xfer *x)
 	CURLMcode mc;
 
 	curl_easy_setopt(x->h, CURLOPT_PRIVATE, x);
+	x->l = l;
+	x->wrote = x->cancelled = false;
 	mc = curl_multi_add_handle(l->multi, x->h);
 	if (mc != CURLM_OK) {
 		alog(ALOG_ERROR, "curl_multi_add_handle: %s", curl_multi_strerror(mc));
@@ -156,6 +160,31 @@ int loop_xfer_start(struct loop *l, struct loop_xfer *x)
 void loop_xfer_abort(struct loop *l, struct loop_xfer *x)
 {
 	curl_multi_remove_handle(l->multi, x->h);
+	/* The wrote list is empty outside a pass; a cancel may be pending. */
+	for (struct loop_xfer **p = &l->cancel; *p; p = &(*p)->next_cancel)
+		if (*p == x) {
+			*p = x->next_cancel;
+			break;
+		}
+	x->wrote = x->cancelled = false;
+}
+
+void loop_xfer_wrote(struct loop_xfer *x)
+{
+	if (x->wrote || x->cancelled)
+		return;
+	x->wrote = true;
+	x->next_wrote = x->l->wrote;
+	x->l->wrote = x;
+}
+
+void loop_xfer_cancel(struct loop_xfer *x)
+{
+	if (x->cancelled)
+		return;
+	x->cancelled = true;
+	x->next_cancel = x->l->cancel;
+	x->l->cancel = x;
 }
 
 void loop_stop(struct loop *l)
@@ -172,6 +201,8 @@ static int loop_timeout(struct loop *l)
 {
 	long long now = mono_ms(), best = now + LOOP_TICK_MS;
 
+	if (l->cancel)
+		return 0;
 	for (int i = 0; i < l->ntimers; i++)
 		if (l->timers[i]->due >= 0 && l->timers[i]->due < best)
 			best = l->timers[i]->due;
@@ -196,20 +227,42 @@ static void loop_run_timers(struct loop *l)
 
 static void loop_reap(struct loop *l)
 {
+	struct loop_xfer *x;
 	CURLMsg *m;
 	int left;
 
 	while ((m = curl_multi_info_read(l->multi, &left))) {
-		struct loop_xfer *x = NULL;
 		CURLcode rc = m->data.result;
 		CURL *h = m->easy_handle;
 
 		if (m->msg != CURLMSG_DONE)
 			continue;
+		x = NULL;
 		curl_easy_getinfo(h, CURLINFO_PRIVATE, (char **)&x);
 		curl_multi_remove_handle(l->multi, h);
-		if (x && x->done)
+		/* A cancelled one ends below, with the code its owner expects. */
+		if (x && x->done && !x->cancelled)
 			x->done(l, x, rc);
+	}
+	while ((x = l->cancel)) {
+		l->cancel = x->next_cancel;
+		x->cancelled = false;
+		curl_multi_remove_handle(l->multi, x->h);
+		if (x->done)
+			x->done(l, x, CURLE_ABORTED_BY_CALLBACK);
+	}
+}
+
+/* The data hooks run here, after curl_multi_perform() returned. */
+static void loop_dispatch(struct loop *l)
+{
+	struct loop_xfer *x;
+
+	while ((x = l->wrote)) {
+		l->wrote = x->next_wrote;
+		x->wrote = false;
+		if (x->data && !x->cancelled)
+			x->data(l, x);
 	}
 }
 
@@ -237,6 +290,7 @@ static int loop_poll(struct loop *l)
 		alog(ALOG_ERROR, "curl_multi_perform: %s", curl_multi_strerror(mc));
 		return -1;
 	}
+	loop_dispatch(l);
 	loop_reap(l);
 	return 0;
 }

@@ -46,11 +46,20 @@ struct loop_timer {
 };
 
 /* A finished transfer: `done` is called with its CURLcode; the handle is
- * already removed from the multi handle and belongs to the caller again. */
+ * already removed from the multi handle and belongs to the caller again.
+ * `done` is only ever called from the loop's reap step.
+ * `data` (optional): what a write callback buffered is handled here, on
+ * the loop after curl_multi_perform() returned, never inside libcurl's
+ * callback (which only buffers and calls loop_xfer_wrote()). */
 struct loop_xfer {
 	CURL *h;
 	void (*done)(struct loop *l, struct loop_xfer *x, CURLcode rc);
+	void (*data)(struct loop *l, struct loop_xfer *x);
 	void *arg;
+	/* The loop's: */
+	struct loop *l;
+	struct loop_xfer *next_wrote, *next_cancel;
+	bool wrote, cancelled;
 };
 
 struct loop *loop_new(void);
@@ -85,6 +94,11 @@ void loop_debounce_forget(struct loop_debounce *b);
 int loop_xfer_start(struct loop *l, struct loop_xfer *x);
 /* Aborts a running transfer without calling done. */
 void loop_xfer_abort(struct loop *l, struct loop_xfer *x);
+/* From a write callback: x has new data for its `data` hook. */
+void loop_xfer_wrote(struct loop_xfer *x);
+/* Ends a running transfer; its `done` comes from the reap step as any
+ * other's, with CURLE_ABORTED_BY_CALLBACK. Its `data` is not called again. */
+void loop_xfer_cancel(struct loop_xfer *x);
 
 /* Runs until loop_stop(); returns 0, or -1 on a poll error (logged). */
 int loop_run(struct loop *l);

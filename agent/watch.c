@@ -22,7 +22,7 @@ static bool agent_streaming(void *arg)
 {
 	struct agent *a = arg;
 
-	return reflector_healthy(&a->ns) && reflector_healthy(&a->pods);
+	return reflector_streaming(&a->ns) && reflector_streaming(&a->pods);
 }
 
 static void agent_on_change(struct reflector *r, void *arg)

@@ -1,5 +1,6 @@
-/* Test client for kube_patch_pod_annotation(): the merge patch that the
- * status duty (podstatus.c) sends to write flowsteer.io/status, one call:
+/* Test client of the agent's status patch: kube_patch_prepare() and
+ * kube_patch_finish(), the calls agent/podstatus.c makes around its loop
+ * transfer, with the transfer run blocking here:
  *   kpatch (--sa-dir DIR | --kubeconfig PATH) NS NAME UID|- KEY [VALUE]
  * prints the HTTP status; exit 0 on 2xx, 1 otherwise (message on stderr);
  * no VALUE removes the key. */
@@ -7,6 +8,26 @@
 #include <string.h>
 
 #include "kube.h"
+
+/* The HTTP status, or -1 when no answer came; e set unless 2xx. */
+static long kpatch_send(struct kube_client *k, char **argv, int argc, struct fs_err *e)
+{
+	const char *uid = strcmp(argv[5], "-") ? argv[5] : NULL;
+	struct kube_patch_req r;
+	CURL *h = curl_easy_init();
+	long status = -1;
+
+	if (!h) {
+		err_set(e, CNI_ERR_IO, "curl_easy_init: out of memory");
+		return -1;
+	}
+	if (kube_patch_prepare(k, h, &r, argv[3], argv[4], uid, argv[6], argc == 8 ? argv[7] : NULL, e) == 0) {
+		status = kube_patch_finish(k, h, &r, curl_easy_perform(h), e);
+		kube_patch_req_free(&r);
+	}
+	curl_easy_cleanup(h);
+	return status;
+}
 
 int main(int argc, char **argv)
 {
@@ -26,8 +47,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kpatch: %s\n", e.msg);
 		return 1;
 	}
-	st = kube_patch_pod_annotation(k, argv[3], argv[4], strcmp(argv[5], "-") ? argv[5] : NULL, argv[6],
-				       argc == 8 ? argv[7] : NULL, &e);
+	st = kpatch_send(k, argv, argc, &e);
 	printf("%ld\n", st);
 	if (e.code)
 		fprintf(stderr, "kpatch: %s\n", e.msg);

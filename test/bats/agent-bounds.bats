@@ -60,6 +60,28 @@ pod_ann() { jq -cS --arg k "$1" '.pods[$k].annotations' "$AF"; }
 	expect_warning flowsteer.io/cpus 'longer than 32768 bytes; ignored'
 }
 
+@test "bounds: a watch event over 8 MiB ends the watch (counted, logged) and relists; the list page holds the object" {
+	api_start
+	ctl '{"op":"pod","ns":"team-a","name":"web","node":"node-1","uid":"u-web","annotations":{"flowsteer.io/mode":"rps"}}'
+	agent_start
+	wait_until 5 file_has '.pods["team-a/web"].annotations["flowsteer.io/mode"] == "rps"'
+	ctl_gen "[{'op': 'pod', 'ns': 'team-a', 'name': 'web', 'node': 'node-1', 'uid': 'u-web', 'annotations': dict([('big.example/k%d' % i, 'b' * 900000) for i in range(10)] + [('flowsteer.io/mode', 'off')])}]"
+	wait_until 10 file_has '.pods["team-a/web"].annotations["flowsteer.io/mode"] == "off"'
+	[ "$(bound event)" -eq 1 ]
+	log_has 'pods: a watch event is larger than 8 MiB: relisting'
+	log_has 'pods: watch: stream broken; relisting'
+	[ "$(bound page)" -eq 0 ]
+}
+
+@test "bounds: a list page over 64 MiB is listed again in pages of fewer objects (counted once per halving); every pod arrives" {
+	api_start
+	ctl_gen "[{'op': 'pod', 'ns': 'team-a', 'name': 'p%02d' % n, 'node': 'node-1', 'uid': 'u%d' % n, 'annotations': dict([('big.example/k%d' % i, 'b' * 100000) for i in range(10)] + [('flowsteer.io/mode', 'rps')])} for n in range(70)]"
+	agent_start
+	wait_until 60 file_has '.pods | length == 70'
+	[ "$(bound page)" -eq 3 ]
+	grep -q 'limit=62&' "$KUBE_REQUESTS"
+}
+
 @test "bounds: namespaces whose entries would make the file bigger than the plugin reads: the largest leave, the rest stays readable" {
 	api_start
 	ctl_gen '[{"op": "ns", "name": "big-%02d" % i, "annotations": {"flowsteer.io/mode": "m" * 30000, "flowsteer.io/scope": "s" * 30000, "flowsteer.io/cpus": "c" * 30000}} for i in range(60)] +

@@ -267,7 +267,7 @@ print(json.dumps({"ops": ops}))')
 	log_has "insecure-skip-tls-verify is set: the API server $KUBE_URL is not authenticated"
 }
 
-@test "kube_patch_pod_annotation: merge patch with uid precondition (409 on another incarnation), null removes" {
+@test "kube_patch_prepare/finish (kpatch): merge patch with uid precondition (409 on another incarnation), null removes" {
 	api_start
 	ctl '{"op":"pod","ns":"team-a","name":"web","node":"node-1","uid":"u-1","annotations":{"keep":"me"}}'
 	run "${A_EXEC[@]}" env KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$KUBE_PORT" \

@@ -109,7 +109,7 @@ static struct agent *agent_make(void)
 	struct agent *a = calloc(1, sizeof(*a));
 
 	assert_non_null(a);
-	a->sfd = a->sig_pipe = -1;
+	a->sfd = -1;
 	a->o = (struct agent_opts){
 		.node_name = "node-1", .kubeconfig = paths[1], .annotations_file = at(2, "run/annotations.json"),
 		.metrics_addr = "127.0.0.1:0", .bin_dir = at(3, "bin"), .conf_dir = at(4, "net.d"),
