@@ -11,17 +11,9 @@
 #include "bounds.h"
 #include "procstat.h"
 
-/* Annotation changes reach the file once a burst is quiet, at most this
- * late: a pod start reads a cache at most ~100 ms behind the server, and a
- * burst of a thousand events costs ten writes, not a thousand. */
-#define FLUSH_QUIET_MS 5
-#define FLUSH_MAX_MS 100
-#define FLUSH_RETRY_MS 1000
 
 /* /healthz fails when the loop has not gone round for this long. */
 #define HEALTH_STALE_MS 30000
-/* Asking whether the DaemonSet is gone, within terminationGracePeriod (30 s). */
-#define UNINSTALL_ASK_MS 10000
 
 static void agent_on_signal(struct loop *l, int fd, short revents, void *arg)
 {
@@ -35,107 +27,33 @@ static void agent_on_signal(struct loop *l, int fd, short revents, void *arg)
 	}
 }
 
-static bool agent_synced(const struct agent *a)
-{
-	return a->reflectors_on && a->ns.synced && a->pods.synced;
-}
-
-static void agent_flush(struct agent *a, bool refresh)
-{
-	struct fs_err e = { 0 };
-	bool written;
-	long long now = (long long)time(NULL);
-
-	if (!agent_synced(a))
-		return;
-	if (annfile_sync(&a->af, &a->ns.store, &a->pods.store, now, refresh, &written, &e)) {
-		atomic_fetch_add(&a->file_errors, 1);
-		alog(ALOG_ERROR, "%s; retrying in %d ms", e.msg, FLUSH_RETRY_MS);
-		a->refresh_due |= refresh;
-		loop_debounce_retry(&a->flush, FLUSH_RETRY_MS);
-		return;
-	}
-	a->dirty = a->refresh_due = false;
-	if (written) {
-		atomic_fetch_add(&a->file_writes, 1);
-		atomic_store(&a->last_sync, now);
-		alog(ALOG_DEBUG, "%s written: %zu namespaces, %zu pods", a->af.path, a->ns.store.n, a->pods.store.n);
-	}
-	if (!atomic_exchange(&a->ready, 1))
-		alog(ALOG_INFO, "first sync done: %s written (%zu namespaces, %zu pods with flowsteer.io annotations)",
-		     a->af.path, a->ns.store.n, a->pods.store.n);
-}
-
-static void agent_on_flush(void *arg)
+/* The first sync is written; at once without an API server. */
+static bool agent_ready(void *arg)
 {
 	struct agent *a = arg;
 
-	if (a->dirty || a->refresh_due)
-		agent_flush(a, a->refresh_due);
-}
-
-static void agent_on_refresh(struct loop *l, struct loop_timer *t)
-{
-	struct agent *a = t->arg;
-
-	/* Only while both watches stream: syncedAt claims "in sync". */
-	if (reflector_streaming(&a->ns) && reflector_streaming(&a->pods))
-		agent_flush(a, true);
-	loop_timer_after(l, t, a->o.refresh_s * 1000);
-}
-
-static void agent_on_change(struct reflector *r, void *arg)
-{
-	struct agent *a = arg;
-
-	(void)r;
-	a->dirty = true;
-	if (agent_synced(a))
-		loop_debounce_kick(&a->flush);
+	return a->o.no_kube || atomic_load(&a->af.synced_once);
 }
 
 static void agent_collect(struct metrics_out *o, void *arg)
 {
 	struct agent *a = arg;
-	const struct reflector *rs[] = { &a->ns, &a->pods };
-	static const struct {
-		const char *name, *type, *help;
-		size_t off;
-	} fam[] = {
-		{ "flowsteer_agent_watch_restarts_total", "counter", "Watches that ended and were restarted (resumed or relisted).",
-		  offsetof(struct reflector, m_restarts) },
-		{ "flowsteer_agent_lists_total", "counter", "List requests (pages) sent.", offsetof(struct reflector, m_lists) },
-		{ "flowsteer_agent_watch_events_total", "counter", "Watch events received (bookmarks included).",
-		  offsetof(struct reflector, m_events) },
-		{ "flowsteer_agent_api_errors_total", "counter", "Failed list or watch requests (each one backs off).",
-		  offsetof(struct reflector, m_errors) },
-	};
 
-	for (size_t f = 0; a->reflectors_on && f < sizeof(fam) / sizeof(fam[0]); f++) {
-		metrics_family(o, fam[f].name, fam[f].type, fam[f].help);
-		for (int i = 0; i < 2; i++) {
-			char label[64];
-
-			snprintf(label, sizeof(label), "resource=\"%s\"", rs[i]->name);
-			metrics_sample_u64(o, fam[f].name, label,
-					   atomic_load((_Atomic uint64_t *)((char *)rs[i] + fam[f].off)));
-		}
-	}
 	metrics_single_u64(o, "flowsteer_agent_last_sync_timestamp_seconds", "gauge",
 			   "When the annotations file was last written in sync with the API server (Unix time; 0 = never).",
-			   (unsigned long long)atomic_load(&a->last_sync));
+			   (unsigned long long)atomic_load(&a->af.last_sync));
 	metrics_single_u64(o, "flowsteer_agent_annotations_file_writes_total", "counter",
 			   "Writes of the annotations file.",
-			   atomic_load(&a->file_writes));
+			   atomic_load(&a->af.writes));
 	metrics_single_u64(o, "flowsteer_agent_annotations_file_write_errors_total", "counter",
 			   "Failed writes of the annotations file (retried).",
-			   atomic_load(&a->file_errors));
+			   atomic_load(&a->af.errors));
 	metrics_single_u64(o, "flowsteer_agent_conflist_writes_total", "counter",
 			   "Rewrites of the CNI config to chain flowsteer (install duty).",
 			   atomic_load(&a->in.writes));
 	metrics_single_u64(o, "flowsteer_agent_ready", "gauge",
 			   "1 once the first sync is done (what /readyz reports).",
-			   (unsigned long long)atomic_load(&a->ready));
+			   (unsigned long long)agent_ready(a));
 	metrics_family(o, "flowsteer_agent_build_info", "gauge", "The agent's version.");
 	metrics_printf(o, "flowsteer_agent_build_info{version=\"%s\"} 1\n", FLOWSTEER_VERSION);
 }
@@ -147,57 +65,27 @@ static bool agent_healthy(void *arg)
 	return mono_ms() - loop_heartbeat_ms(a->loop) < HEALTH_STALE_MS;
 }
 
-static bool agent_ready(void *arg)
+/* A collector, logged when the registry is full. */
+static int agent_register(struct agent *a, metrics_collect_fn fn, void *arg, const char *duty)
 {
-	return atomic_load(&((struct agent *)arg)->ready) != 0;
+	if (metrics_register(a->metrics, fn, arg) == 0)
+		return 0;
+	alog(ALOG_ERROR, "%s: its metrics: the registry is full", duty);
+	return -1;
 }
 
-static int agent_kube_start(struct agent *a)
-{
-	struct kube_timeouts t = { .connect_ms = a->o.connect_s * 1000, .request_ms = a->o.request_s * 1000 };
-	struct fs_err e = { 0 };
-	char sel[512];
-
-	a->kube = a->o.kubeconfig ? kube_client_kubeconfig(a->o.kubeconfig, &t, &e)
-				  : kube_client_incluster(a->o.sa_dir, &t, &e);
-	if (!a->kube) {
-		alog(ALOG_ERROR, "API server credentials: %s", e.msg);
-		return -1;
-	}
-	a->rcfg = (struct reflector_cfg){
-		.watch_min_s = a->o.watch_min_s, .margin_s = a->o.margin_s, .page_size = a->o.page_size,
-		.backoff_base_ms = a->o.backoff_base_ms, .backoff_max_ms = a->o.backoff_max_ms,
-		.backoff_reset_ms = BACKOFF_RESET_MS,
-	};
-	snprintf(sel, sizeof(sel), "spec.nodeName=%s", a->o.node_name);
-	if (reflector_init(&a->ns, "namespaces", "/api/v1/namespaces", NULL, false, a->kube, &a->rcfg) ||
-	    reflector_init(&a->pods, "pods", "/api/v1/pods", sel, true, a->kube, &a->rcfg)) {
-		alog(ALOG_ERROR, "setting up the watches: out of memory");
-		return -1;
-	}
-	a->reflectors_on = true;
-	a->ns.changed = a->pods.changed = agent_on_change;
-	a->ns.arg = a->pods.arg = a;
-	alog(ALOG_INFO, "API server %s; node %s; annotations file %s", kube_server(a->kube), a->o.node_name,
-	     a->af.path);
-	reflector_start(a->loop, &a->ns);
-	reflector_start(a->loop, &a->pods);
-	loop_timer_after(a->loop, &a->refresh_timer, a->o.refresh_s * 1000);
-	return 0;
-}
-
+/* The metrics server: first up, last down, so /healthz answers all along;
+ * each later duty takes its collector out before it stops. */
 static int agent_metrics_start(struct agent *a)
 {
 	struct fs_err e = { 0 };
 	unsigned port = 0;
 
 	metrics_set_probes(a->metrics, agent_healthy, agent_ready, a);
-	if (metrics_register(a->metrics, agent_collect, a) || metrics_register(a->metrics, bounds_collect, NULL) ||
-	    metrics_register(a->metrics, procstat_collect_softnet, (void *)a->o.proc_dir) ||
-	    metrics_register(a->metrics, procstat_collect_softirqs, (void *)a->o.proc_dir))
+	if (agent_register(a, agent_collect, a, "agent") || agent_register(a, bounds_collect, NULL, "bounds") ||
+	    agent_register(a, procstat_collect_softnet, (void *)a->o.proc_dir, "softnet") ||
+	    agent_register(a, procstat_collect_softirqs, (void *)a->o.proc_dir, "softirqs"))
 		return -1;
-	if (!strcmp(a->o.metrics_addr, "off"))
-		return 0;
 	if (metrics_start(a->metrics, a->o.metrics_addr, &port, &e)) {
 		alog(ALOG_ERROR, "%s", e.msg);
 		return -1;
@@ -206,115 +94,148 @@ static int agent_metrics_start(struct agent *a)
 	return 0;
 }
 
-/* The duties on the plugin's records: status patches (with an API server),
- * their metrics, and re-masking. */
-static int agent_records_start(struct agent *a)
+static void agent_metrics_stop(struct agent *a)
 {
-	if (a->kube)
-		podstatus_init(&a->ps, a->loop, a->kube, a->o.backoff_base_ms, a->o.backoff_max_ms);
-	if (records_start(a->loop, &a->rec, a->o.state_dir, a->kube ? &a->ps : NULL, a->o.drift_s * 1000) ||
-	    metrics_register(a->metrics, records_collect, &a->rec) ||
-	    (a->kube && metrics_register(a->metrics, podstatus_collect, &a->ps)) ||
-	    cpuallowed_init(&a->ca, a->o.entry, a->o.state_dir, a->o.cpu_state) ||
-	    metrics_register(a->metrics, cpuallowed_collect, &a->ca))
-		return -1;
-	if (!strcmp(a->o.cpu_state, "off")) {
-		alog(ALOG_INFO, "--cpu-manager-state off: no re-masking when the kubelet's CPU pool changes");
-		return 0;
-	}
-	if (cpuwatch_start(a->loop, &a->cw, a->o.cpu_state, a->o.state_dir, a->o.entry))
-		return -1;
-	return metrics_register(a->metrics, cpuwatch_collect, &a->cw);
+	metrics_stop(a->metrics);
 }
 
-static int agent_setup(struct agent *a)
+static int agent_install_start(struct agent *a)
+{
+	return install_start(&a->in, a->o.bin_dir, a->o.conf_dir, a->o.plugin_src, a->o.entry, a->loop);
+}
+
+static void agent_install_stop(struct agent *a)
+{
+	install_stop(&a->in);
+}
+
+static int agent_status_start(struct agent *a)
+{
+	return podstatus_start(&a->ps, a->kube, a->o.backoff_base_ms, a->o.backoff_max_ms, a->loop);
+}
+
+static void agent_status_stop(struct agent *a)
+{
+	podstatus_stop(&a->ps);
+}
+
+static int agent_records_start(struct agent *a)
+{
+	return records_start(&a->rec, a->o.state_dir, a->o.no_kube ? NULL : &a->ps, a->o.drift_s * 1000, a->loop);
+}
+
+static void agent_records_stop(struct agent *a)
+{
+	records_stop(&a->rec);
+}
+
+static int agent_cpuallowed_start(struct agent *a)
+{
+	return cpuallowed_start(&a->ca, a->o.entry, a->o.state_dir, a->o.cpu_state, a->loop);
+}
+
+static void agent_cpuallowed_stop(struct agent *a)
+{
+	cpuallowed_stop(&a->ca);
+}
+
+static int agent_remask_start(struct agent *a)
+{
+	return cpuwatch_start(&a->cw, a->o.cpu_state, a->o.state_dir, a->o.entry, a->loop);
+}
+
+static void agent_remask_stop(struct agent *a)
+{
+	cpuwatch_stop(&a->cw);
+}
+
+static bool agent_want_metrics(const struct agent_opts *o)
+{
+	return strcmp(o->metrics_addr, "off") != 0;
+}
+
+static bool agent_want_install(const struct agent_opts *o)
+{
+	return !o->no_install;
+}
+
+static bool agent_want_kube(const struct agent_opts *o)
+{
+	return !o->no_kube;
+}
+
+static bool agent_want_remask(const struct agent_opts *o)
+{
+	return strcmp(o->cpu_state, "off") != 0;
+}
+
+#define AT(field) offsetof(struct agent, field)
+
+/* The duties in start order; agent_duties_stop() stops what started in
+ * reverse. A later row may use an earlier one (the reflectors the API
+ * client; records feed the status duty), never the other way round. */
+const struct agent_duty agent_duties[AGENT_NDUTIES] = {
+	{ "metrics", agent_metrics_start, agent_metrics_stop, NULL, 0, agent_want_metrics, NULL },
+	{ "install", agent_install_start, agent_install_stop, NULL, 0, agent_want_install, NULL },
+	{ "API client", agent_kube_start, agent_kube_stop, NULL, 0, agent_want_kube,
+	  "--no-kube: no API server; no watch, no status patches" },
+	{ "annotations file", agent_annfile_start, agent_annfile_stop, NULL, 0, agent_want_kube, NULL },
+	{ "watch", agent_watch_start, agent_watch_stop, agent_watch_collect, 0, agent_want_kube, NULL },
+	{ "status", agent_status_start, agent_status_stop, podstatus_collect, AT(ps), agent_want_kube, NULL },
+	{ "records", agent_records_start, agent_records_stop, records_collect, AT(rec), NULL, NULL },
+	{ "cpu allowed", agent_cpuallowed_start, agent_cpuallowed_stop, cpuallowed_collect, AT(ca), NULL, NULL },
+	{ "re-mask", agent_remask_start, agent_remask_stop, cpuwatch_collect, AT(cw), agent_want_remask,
+	  "--cpu-manager-state off: no re-masking when the kubelet's CPU pool changes" },
+};
+
+/* A duty whose start failed is stopped too: its stop releases what the
+ * start took before it failed. */
+static int agent_duties_start(struct agent *a, const struct agent_duty *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (t[i].applies && !t[i].applies(&a->o)) {
+			if (t[i].off_msg)
+				alog(ALOG_INFO, "%s", t[i].off_msg);
+			continue;
+		}
+		a->up[a->nup++] = &t[i];
+		if (t[i].start(a) ||
+		    (t[i].collect && agent_register(a, t[i].collect, (char *)a + t[i].at, t[i].name))) {
+			alog(ALOG_DEBUG, "%s: start failed; stopping what started", t[i].name);
+			agent_duties_stop(a);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A stopped duty is never scraped: its collector goes first. */
+void agent_duties_stop(struct agent *a)
+{
+	while (a->nup > 0) {
+		const struct agent_duty *d = a->up[--a->nup];
+
+		if (d->collect)
+			metrics_unregister(a->metrics, d->collect, (char *)a + d->at);
+		d->stop(a);
+	}
+}
+
+int agent_start(struct agent *a, const struct agent_duty *t, size_t n)
 {
 	a->loop = loop_new();
 	a->metrics = metrics_new();
-	if (!a->loop || !a->metrics || loop_add_fd(a->loop, a->sfd, agent_on_signal, a))
-		return -1;
-	snprintf(a->af.path, sizeof(a->af.path), "%s", a->o.annotations_file);
-	loop_debounce_init(a->loop, &a->flush, FLUSH_QUIET_MS, FLUSH_MAX_MS, agent_on_flush, a);
-	loop_timer_init(&a->refresh_timer, agent_on_refresh, a);
-	if (agent_metrics_start(a))
-		return -1;
-	if (!a->o.no_install) {
-		a->in.bin_dir = a->o.bin_dir;
-		a->in.conf_dir = a->o.conf_dir;
-		a->in.src = a->o.plugin_src;
-		a->install_on = true;
-		if (install_start(a->loop, &a->in, a->o.entry))
-			return -1;
-	}
-	if (a->o.no_kube) {
-		atomic_store(&a->ready, 1);
-		alog(ALOG_INFO, "--no-kube: no API server; no watch, no status patches");
-	} else if (agent_kube_start(a)) {
+	if (!a->loop || !a->metrics || loop_add_fd(a->loop, a->sfd, agent_on_signal, a)) {
+		alog(ALOG_ERROR, "the event loop: out of memory");
 		return -1;
 	}
-	return agent_records_start(a);
-}
-
-/* The DaemonSet's deletion, as the API server tells it: 1 gone or being
- * deleted, 0 there, -1 no answer (logged). */
-static int agent_ds_deleted(struct agent *a, const char *ns, const char *name)
-{
-	char path[512], *body = NULL, why[256];
-	struct fs_err e = { 0 };
-	const cJSON *ts;
-	cJSON *j;
-	long code;
-
-	snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/daemonsets/%s", ns, name);
-	code = kube_get(a->kube, path, UNINSTALL_ASK_MS, &body, &e);
-	if (code == 404) {
-		free(body);
-		return 1;
-	}
-	if (code > 0 && code != 200) {
-		kube_status_message(body, body ? strlen(body) : 0, why, sizeof(why));
-		err_set(&e, CNI_ERR_IO, "GET %s%s: HTTP %ld (%s)%s", kube_server(a->kube), path, code, why,
-			code == 403 ? ": the ServiceAccount lacks `get` on it (conf/rbac.yaml)" : "");
-	}
-	if (code != 200) {
-		alog(ALOG_WARN, "DaemonSet %s/%s: %s; keeping the entry", ns, name, e.msg);
-		free(body);
-		return -1;
-	}
-	j = cJSON_Parse(body);
-	ts = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "metadata"), "deletionTimestamp");
-	code = cJSON_IsString(ts) && ts->valuestring[0];
-	cJSON_Delete(j);
-	free(body);
-	return (int)code;
-}
-
-/* SIGTERM also comes with a rolling update, a node shutdown or a restart:
- * the entry stays then, so that pods created before the next agent starts
- * are tuned (the plugin works without the agent: it never calls it, and
- * ignores a stale annotations file). Only the DaemonSet's own deletion is
- * an uninstall: gone (kubectl delete's default background cascade removes
- * it before its pods) or with a deletionTimestamp (foreground cascade: its
- * pods go first). Without an answer the entry stays: one left behind
- * costs nothing, one missing leaves pods untuned. Outside Kubernetes
- * (--no-kube) there is no DaemonSet: the stop is the uninstall. */
-static bool agent_uninstalling(struct agent *a)
-{
-	char ns[64], name[254];
-	const char *slash = strchr(a->o.daemonset, '/');
-	int del;
-
-	if (!a->kube)
-		return true;
-	snprintf(ns, sizeof(ns), "%.*s", slash ? (int)(slash - a->o.daemonset) : 0, a->o.daemonset);
-	snprintf(name, sizeof(name), "%s", slash ? slash + 1 : "");
-	del = agent_ds_deleted(a, ns, name);
-	if (del > 0)
-		alog(ALOG_INFO, "DaemonSet %s is gone or being deleted: uninstall, taking the entry out", a->o.daemonset);
-	else if (del == 0)
-		alog(ALOG_INFO, "DaemonSet %s is there (rolling update, restart, node shutdown): keeping the entry",
-		     a->o.daemonset);
-	return del > 0;
+	install_init(&a->in);
+	annfile_init(&a->af);
+	podstatus_init(&a->ps);
+	records_init(&a->rec);
+	cpuallowed_init(&a->ca);
+	cpuwatch_init(&a->cw);
+	return agent_duties_start(a, t, n);
 }
 
 int agent_run(struct agent *a)
@@ -326,13 +247,13 @@ int agent_run(struct agent *a)
 		return 1;
 	}
 	alog(ALOG_INFO, "flowsteer-agent %s starting (pid %d)", FLOWSTEER_VERSION, (int)getpid());
-	if (agent_setup(a) || loop_run(a->loop))
+	if (agent_start(a, agent_duties, AGENT_NDUTIES) || loop_run(a->loop))
 		goto out;
 	ret = 0;
 	/* Only after SIGTERM/SIGINT: an agent that fails or crashes (and a
 	 * crash loop) never takes the entry out. The binary always stays, for
 	 * the DEL of pods that still exist. */
-	if (a->install_on && a->in.chained_once && agent_uninstalling(a) && install_unchain(&a->in))
+	if (a->in.chained_once && agent_uninstalling(a) && install_unchain(&a->in))
 		ret = 1;
 out:
 	alog(ALOG_INFO, "exiting with status %d", ret);
@@ -341,24 +262,10 @@ out:
 
 void agent_free(struct agent *a)
 {
+	agent_duties_stop(a);
+	loop_free(a->loop);
 	metrics_free(a->metrics);
-	a->metrics = NULL;
-	if (a->reflectors_on) {
-		reflector_stop(a->loop, &a->ns);
-		reflector_stop(a->loop, &a->pods);
-	}
-	if (a->loop) {
-		cpuwatch_release(a->loop, &a->cw);
-		cpuallowed_release(&a->ca);
-		records_release(a->loop, &a->rec);
-		podstatus_release(&a->ps);
-		if (a->install_on)
-			install_release(a->loop, &a->in);
-		loop_free(a->loop);
-	}
-	annfile_release(&a->af);
 	bounds_reset();
-	kube_client_free(a->kube);
 	if (a->sfd >= 0)
 		close(a->sfd);
 	curl_global_cleanup();

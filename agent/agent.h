@@ -1,5 +1,6 @@
 /* The agent's wiring: its duties (install, watch, metrics; status,
- * re-mask) on one loop. */
+ * re-mask) on one loop, started from one table (agent.c) and stopped in
+ * reverse. */
 #ifndef FLOWSTEER_AGENT_AGENT_H
 #define FLOWSTEER_AGENT_AGENT_H
 
@@ -42,6 +43,25 @@ struct agent_opts {
 	long long refresh_s, page_size, drift_s;
 };
 
+struct agent;
+
+/* One row of the duty table (agent.c): start returns 0 or -1 (logged);
+ * stop is safe after a start that failed half-way. collect (NULL: none)
+ * is registered after start, with the module at offset `at` of struct
+ * agent, and dropped before stop. applies (NULL: always) says whether the
+ * options want the duty; off_msg is logged when not. */
+struct agent_duty {
+	const char *name;
+	int (*start)(struct agent *a);
+	void (*stop)(struct agent *a);
+	metrics_collect_fn collect;
+	size_t at;
+	bool (*applies)(const struct agent_opts *o);
+	const char *off_msg;
+};
+
+#define AGENT_NDUTIES 9
+
 struct agent {
 	struct agent_opts o;
 	int sfd;                 /* signalfd: SIGTERM, SIGINT */
@@ -50,26 +70,39 @@ struct agent {
 	struct kube_client *kube;
 	struct reflector_cfg rcfg;
 	struct reflector ns, pods;
-	bool reflectors_on, install_on;
 	struct install in;
 	struct annfile af;
-	/* dirty: the stores changed since the last write; refresh_due: a
-	 * refresh (syncedAt) failed and its retry must write anyway. */
-	bool dirty, refresh_due;
-	struct loop_debounce flush;
-	struct loop_timer refresh_timer;
 	/* The status duty, the records' metrics, the re-mask duty. */
 	struct podstatus ps;
 	struct records rec;
 	struct cpuwatch cw;
 	struct cpuallowed ca;       /* flowsteer_cpu_allowed */
-	/* Read by the metrics thread. */
-	_Atomic int ready;
-	_Atomic uint64_t file_writes, file_errors;
-	_Atomic long long last_sync;
+	/* The duties started, in order: stopped from the last. */
+	const struct agent_duty *up[AGENT_NDUTIES];
+	size_t nup;
 };
 
+extern const struct agent_duty agent_duties[AGENT_NDUTIES];
+
+/* The loop, the metrics registry, then the duties of t in order; when one
+ * fails, what started is stopped in reverse and -1 returned (logged). */
+int agent_start(struct agent *a, const struct agent_duty *t, size_t n);
+/* Stops the duties that started, the last first; safe twice. */
+void agent_duties_stop(struct agent *a);
 int agent_run(struct agent *a);
+/* Stops the duties, frees the loop, the registry and a. */
 void agent_free(struct agent *a);
+
+/* The rows of the API-server side (watch.c). */
+void agent_watch_collect(struct metrics_out *o, void *arg);
+int agent_kube_start(struct agent *a);
+void agent_kube_stop(struct agent *a);
+int agent_annfile_start(struct agent *a);
+void agent_annfile_stop(struct agent *a);
+int agent_watch_start(struct agent *a);
+void agent_watch_stop(struct agent *a);
+/* At exit: whether the DaemonSet is gone or being deleted (asks the API
+ * server; true without one). */
+bool agent_uninstalling(struct agent *a);
 
 #endif

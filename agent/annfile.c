@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "alog.h"
 #include "annfile.h"
@@ -158,6 +159,13 @@ static int annfile_write(struct annfile *f, const char *text, struct fs_err *e)
 	return 0;
 }
 
+/* Annotation changes reach the file once a burst is quiet, at most this
+ * late: a pod start reads a cache at most ~100 ms behind the server, and a
+ * burst of a thousand events costs ten writes, not a thousand. */
+#define FLUSH_QUIET_MS 5
+#define FLUSH_MAX_MS 100
+#define FLUSH_RETRY_MS 1000
+
 int annfile_sync(struct annfile *f, const struct kstore *ns, const struct kstore *pods, long long now,
 		 bool refresh, bool *written, struct fs_err *e)
 {
@@ -177,7 +185,7 @@ int annfile_sync(struct annfile *f, const struct kstore *ns, const struct kstore
 	cJSON_free(f->last_body);
 	f->last_body = body;
 	body = NULL;
-	f->writes++;
+	atomic_fetch_add(&f->writes, 1);
 	*written = true;
 	ret = 0;
 out:
@@ -186,8 +194,83 @@ out:
 	return ret;
 }
 
-void annfile_release(struct annfile *f)
+static void annfile_flush(struct annfile *f, bool refresh)
 {
+	const struct annfile_src *s = &f->src;
+	struct fs_err e = { 0 };
+	bool written;
+	long long now = (long long)time(NULL);
+
+	if (!s->synced(s->arg))
+		return;
+	if (annfile_sync(f, s->ns, s->pods, now, refresh, &written, &e)) {
+		atomic_fetch_add(&f->errors, 1);
+		alog(ALOG_ERROR, "%s; retrying in %d ms", e.msg, FLUSH_RETRY_MS);
+		f->refresh_due |= refresh;
+		loop_debounce_retry(&f->flush, FLUSH_RETRY_MS);
+		return;
+	}
+	f->dirty = f->refresh_due = false;
+	if (written) {
+		atomic_store(&f->last_sync, now);
+		alog(ALOG_DEBUG, "%s written: %zu namespaces, %zu pods", f->path, s->ns->n, s->pods->n);
+	}
+	if (!atomic_exchange(&f->synced_once, 1))
+		alog(ALOG_INFO, "first sync done: %s written (%zu namespaces, %zu pods with flowsteer.io annotations)",
+		     f->path, s->ns->n, s->pods->n);
+}
+
+static void annfile_on_flush(void *arg)
+{
+	struct annfile *f = arg;
+
+	if (f->dirty || f->refresh_due)
+		annfile_flush(f, f->refresh_due);
+}
+
+static void annfile_on_refresh(struct loop *l, struct loop_timer *t)
+{
+	struct annfile *f = t->arg;
+
+	/* Only while both watches stream: syncedAt claims "in sync". */
+	if (f->src.streaming(f->src.arg))
+		annfile_flush(f, true);
+	loop_timer_after(l, t, f->refresh_ms);
+}
+
+void annfile_init(struct annfile *f)
+{
+	loop_timer_init(&f->refresh, annfile_on_refresh, f);
+}
+
+int annfile_start(struct annfile *f, const char *path, long long refresh_ms, const struct annfile_src *src,
+		  struct loop *l)
+{
+	f->loop = l;
+	f->src = *src;
+	f->refresh_ms = refresh_ms;
+	loop_debounce_init(l, &f->flush, FLUSH_QUIET_MS, FLUSH_MAX_MS, annfile_on_flush, f);
+	if (snprintf(f->path, sizeof(f->path), "%s", path) >= (int)sizeof(f->path)) {
+		alog(ALOG_ERROR, "--annotations-file %.200s...: too long", path);
+		return -1;
+	}
+	return loop_timer_after(l, &f->refresh, refresh_ms);
+}
+
+void annfile_changed(struct annfile *f)
+{
+	f->dirty = true;
+	if (f->loop && f->src.synced(f->src.arg))
+		loop_debounce_kick(&f->flush);
+}
+
+void annfile_stop(struct annfile *f)
+{
+	if (f->loop) {
+		loop_debounce_forget(&f->flush);
+		loop_timer_forget(f->loop, &f->refresh);
+	}
 	cJSON_free(f->last_body);
 	f->last_body = NULL;
+	f->loop = NULL;
 }

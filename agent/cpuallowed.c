@@ -7,11 +7,18 @@
 #include "plan.h"
 #include "sysfs.h"
 
-int cpuallowed_init(struct cpuallowed *c, const char *entry_json, const char *state_dir, const char *cpu_state)
+void cpuallowed_init(struct cpuallowed *c)
+{
+	c->loop = NULL;
+}
+
+int cpuallowed_start(struct cpuallowed *c, const char *entry_json, const char *state_dir, const char *cpu_state,
+		     struct loop *l)
 {
 	struct fs_err e = { 0 };
 	bool off = !strcmp(cpu_state, "off");
 
+	c->loop = l;
 	/* With "off" the file is never read (respect_exclusive below). */
 	if (cpuwatch_config(entry_json, state_dir, off ? "/var/lib/kubelet/cpu_manager_state" : cpu_state, &c->cfg,
 			    &e)) {
@@ -21,15 +28,15 @@ int cpuallowed_init(struct cpuallowed *c, const char *entry_json, const char *st
 	/* No kubelet state to read: nothing is promised to a container. */
 	if (off)
 		c->cfg.respect_exclusive = false;
-	c->on = true;
 	return 0;
 }
 
-void cpuallowed_release(struct cpuallowed *c)
+void cpuallowed_stop(struct cpuallowed *c)
 {
-	if (c->on)
-		config_free(&c->cfg);
-	c->on = false;
+	if (!c->loop)
+		return;
+	config_free(&c->cfg);
+	c->loop = NULL;
 }
 
 void cpuallowed_render(struct metrics_out *o, const struct cpumask *online, const struct cpumask *mask,
@@ -58,8 +65,6 @@ void cpuallowed_collect(struct metrics_out *o, void *arg)
 	unsigned nbits = 0;
 	int r;
 
-	if (!c->on)
-		return;
 	/* The kubelet's file unreadable is a warning and an empty mask (the
 	 * re-mask duty logs it): every CPU shows 0, as the plugin would steer. */
 	r = sysfs_cpus_online(&online, &nbits);

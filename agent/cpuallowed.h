@@ -12,17 +12,23 @@
 
 #include "config.h"
 #include "cpumask.h"
+#include "loop.h"
 #include "metrics.h"
 
 struct cpuallowed {
+	/* Set from start to stop: the one "started" marker (the collector
+	 * itself runs on the metrics thread, never on the loop). */
+	struct loop *loop;
 	struct fs_config cfg;       /* read-only once parsed: the metrics thread reads it */
-	bool on;
 };
 
+void cpuallowed_init(struct cpuallowed *c);
 /* cpu_state: --cpu-manager-state ("off": no kubelet state, so no CPU is
  * exclusive). Returns 0 or -1 (logged). */
-int cpuallowed_init(struct cpuallowed *c, const char *entry_json, const char *state_dir, const char *cpu_state);
-void cpuallowed_release(struct cpuallowed *c);
+int cpuallowed_start(struct cpuallowed *c, const char *entry_json, const char *state_dir, const char *cpu_state,
+		     struct loop *l);
+/* Safe twice, and after init alone or a failed start. */
+void cpuallowed_stop(struct cpuallowed *c);
 void cpuallowed_collect(struct metrics_out *o, void *arg);
 /* The family: one sample per online CPU, 1 when mask holds it. */
 void cpuallowed_render(struct metrics_out *o, const struct cpumask *online, const struct cpumask *mask,

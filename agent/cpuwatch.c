@@ -11,7 +11,6 @@
 #include "remask.h"
 #include "state.h"
 #include "util.h"
-#include "util.h"
 
 /* The kubelet writes its checkpoint once per change, but admitting a pod
  * can take two (allocate, then the container's start): one pass for both. */
@@ -155,13 +154,22 @@ static int cpuwatch_dir(const char *file, char *dir, size_t len, char *base, siz
 	return 0;
 }
 
-int cpuwatch_start(struct loop *l, struct cpuwatch *c, const char *file, const char *state_dir,
-		   const char *entry_json)
+void cpuwatch_init(struct cpuwatch *c)
+{
+	c->dw.ifd = c->dw.wd = -1;
+}
+
+int cpuwatch_start(struct cpuwatch *c, const char *file, const char *state_dir, const char *entry_json,
+		   struct loop *l)
 {
 	struct fs_err e = { 0 };
 	char dir[PATH_MAX];
+	int r;
 
-	c->dw.ifd = -1;
+	c->loop = l;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	loop_debounce_init(l, &c->deb, REMASK_QUIET_MS, REMASK_MAX_MS, cpuwatch_on_settled, c);
 	if (cpuwatch_dir(file, dir, sizeof(dir), c->base, sizeof(c->base))) {
 		alog(ALOG_ERROR, "--cpu-manager-state \"%.200s\": not an absolute path to a file", file);
 		return -1;
@@ -170,15 +178,12 @@ int cpuwatch_start(struct loop *l, struct cpuwatch *c, const char *file, const c
 		alog(ALOG_ERROR, "re-mask configuration (--entry, --state-dir, --cpu-manager-state): %s", e.msg);
 		return -1;
 	}
-	pthread_mutex_init(&c->mu, NULL);
-	pthread_cond_init(&c->cv, NULL);
-	c->on = true;
-	if ((errno = pthread_create(&c->th, NULL, cpuwatch_main, c))) {
-		alog(ALOG_ERROR, "re-mask: starting its thread: %s", strerror(errno));
+	c->stop = false;
+	if ((r = pthread_create(&c->th, NULL, cpuwatch_main, c))) {
+		alog(ALOG_ERROR, "re-mask: starting its thread: %s", strerror(r));
 		return -1;
 	}
 	c->th_on = true;
-	loop_debounce_init(l, &c->deb, REMASK_QUIET_MS, REMASK_MAX_MS, cpuwatch_on_settled, c);
 	if (dirwatch_start(l, &c->dw, dir, WATCH_MASK, cpuwatch_on_change, c))
 		return -1;
 	alog(ALOG_INFO, "re-mask: watching %s (cpus %s%s%s, respectExclusiveCpus %s)", file, c->cfg.cpus.text,
@@ -188,9 +193,9 @@ int cpuwatch_start(struct loop *l, struct cpuwatch *c, const char *file, const c
 	return 0;
 }
 
-void cpuwatch_release(struct loop *l, struct cpuwatch *c)
+void cpuwatch_stop(struct cpuwatch *c)
 {
-	if (!c->on)
+	if (!c->loop)
 		return;
 	if (c->th_on) {
 		/* A pass under way ends first (it holds the plugin's lock). */
@@ -203,10 +208,10 @@ void cpuwatch_release(struct loop *l, struct cpuwatch *c)
 	}
 	pthread_cond_destroy(&c->cv);
 	pthread_mutex_destroy(&c->mu);
-	dirwatch_release(l, &c->dw);
+	dirwatch_release(c->loop, &c->dw);
 	loop_debounce_forget(&c->deb);
 	config_free(&c->cfg);
-	c->on = false;
+	c->loop = NULL;
 }
 
 void cpuwatch_collect(struct metrics_out *o, void *arg)

@@ -23,11 +23,11 @@
 #include "pace.h"
 
 struct cpuwatch {
+	struct loop *loop;          /* set from start to stop: the one "started" marker */
 	char base[NAME_MAX + 1];    /* the state file's name in its directory */
 	struct dirwatch dw;
 	struct loop_debounce deb;
 	struct fs_config cfg;       /* cfg.root set: parsed */
-	bool on;
 	/* The re-mask thread: why is the pending kick (NULL: none), under mu. */
 	pthread_t th;
 	pthread_mutex_t mu;
@@ -38,12 +38,15 @@ struct cpuwatch {
 	_Atomic uint64_t runs, devices, errors, device_failures;
 };
 
+void cpuwatch_init(struct cpuwatch *c);
 /* file: --cpu-manager-state; entry_json: --entry (NULL: the default).
  * Kicks one re-mask (nothing when no stateDir was used yet). Returns 0 or
- * -1 (logged). */
-int cpuwatch_start(struct loop *l, struct cpuwatch *c, const char *file, const char *state_dir,
-		   const char *entry_json);
-void cpuwatch_release(struct loop *l, struct cpuwatch *c);
+ * -1 (logged); cpuwatch_stop() then releases what it took. */
+int cpuwatch_start(struct cpuwatch *c, const char *file, const char *state_dir, const char *entry_json,
+		   struct loop *l);
+/* Waits for a pass under way; safe twice, and after init alone or a
+ * failed start. */
+void cpuwatch_stop(struct cpuwatch *c);
 void cpuwatch_collect(struct metrics_out *o, void *arg);
 
 /* The network configuration the re-mask uses: the mask keys of the entry,

@@ -182,7 +182,7 @@ static void install_on_settle(void *arg)
 }
 
 /* dirwatch wants an absolute path; --cni-conf-dir may be relative. */
-static int install_watch(struct loop *l, struct install *in)
+static int install_watch(struct install *in)
 {
 	char abs[PATH_MAX], cwd[PATH_MAX];
 	const char *dir = in->conf_dir;
@@ -195,18 +195,27 @@ static int install_watch(struct loop *l, struct install *in)
 		dir = abs;
 	}
 	/* dirwatch_start logged why the directory has no watch. */
-	if (dirwatch_start(l, &in->dw, dir, WATCH_MASK, install_on_change, in) || in->dw.wd < 0)
+	if (dirwatch_start(in->loop, &in->dw, dir, WATCH_MASK, install_on_change, in) || in->dw.wd < 0)
 		return -1;
 	alog(ALOG_INFO, "install: watching %s", in->conf_dir);
 	return 0;
 }
 
-int install_start(struct loop *l, struct install *in, const char *entry_json)
+void install_init(struct install *in)
+{
+	in->dw.ifd = in->dw.wd = -1;
+	throttle_init(&in->thr, WRITE_BURST, WRITE_WINDOW_MS);
+}
+
+int install_start(struct install *in, const char *bin_dir, const char *conf_dir, const char *src,
+		  const char *entry_json, struct loop *l)
 {
 	struct fs_err e = { 0 };
 
-	in->dw.ifd = in->dw.wd = -1;
-	throttle_init(&in->thr, WRITE_BURST, WRITE_WINDOW_MS);
+	in->loop = l;
+	in->bin_dir = bin_dir;
+	in->conf_dir = conf_dir;
+	in->src = src;
 	loop_debounce_init(l, &in->deb, DEBOUNCE_MS, DEBOUNCE_MAX_MS, install_on_settle, in);
 	if (conflist_entry_parse(entry_json, &in->entry, &e)) {
 		alog(ALOG_ERROR, "install: --entry: %s", e.msg);
@@ -219,7 +228,7 @@ int install_start(struct loop *l, struct install *in, const char *entry_json)
 		return -1;
 	}
 	/* The watch comes before the first look: no change slips between. */
-	if (install_watch(l, in))
+	if (install_watch(in))
 		return -1;
 	in->lost = !dirwatch_present(&in->dw);
 	if (in->lost)
@@ -271,10 +280,13 @@ int install_unchain(struct install *in)
 	return ret;
 }
 
-void install_release(struct loop *l, struct install *in)
+void install_stop(struct install *in)
 {
-	dirwatch_release(l, &in->dw);
+	if (!in->loop)
+		return;
+	dirwatch_release(in->loop, &in->dw);
 	loop_debounce_forget(&in->deb);
 	cJSON_Delete(in->entry);
 	in->entry = NULL;
+	in->loop = NULL;
 }

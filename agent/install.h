@@ -22,6 +22,7 @@
 #include "pace.h"
 
 struct install {
+	struct loop *loop;           /* set from start to stop: the one "started" marker */
 	const char *bin_dir;
 	const char *conf_dir;
 	const char *src;
@@ -36,13 +37,16 @@ struct install {
 	_Atomic unsigned long long writes; /* conflist rewrites (metrics) */
 };
 
-/* Parses entry_json (NULL: default entry), copies the plugin, watches the
- * conf dir and chains once; then reacts in the loop. Returns 0 or -1
- * (logged). */
-int install_start(struct loop *l, struct install *in, const char *entry_json);
+void install_init(struct install *in);
+/* Parses entry_json (NULL: default entry), copies src into bin_dir, watches
+ * conf_dir and chains once; then reacts in the loop. Returns 0 or -1
+ * (logged); install_stop() then releases what it took. */
+int install_start(struct install *in, const char *bin_dir, const char *conf_dir, const char *src,
+		  const char *entry_json, struct loop *l);
 /* Takes the entry out of the file chained last and of the one in use now.
  * Returns 0 or -1 (logged). */
 int install_unchain(struct install *in);
-void install_release(struct loop *l, struct install *in);
+/* Safe twice, and after init alone or a failed start. */
+void install_stop(struct install *in);
 
 #endif

@@ -64,6 +64,18 @@ int metrics_register(struct metrics *m, metrics_collect_fn fn, void *arg)
 	return 0;
 }
 
+void metrics_unregister(struct metrics *m, metrics_collect_fn fn, void *arg)
+{
+	int kept = 0;
+
+	metrics_lock(m);
+	for (int i = 0; i < m->n; i++)
+		if (m->c[i].fn != fn || m->c[i].arg != arg)
+			m->c[kept++] = m->c[i];
+	m->n = kept;
+	metrics_unlock(m);
+}
+
 void metrics_set_probes(struct metrics *m, metrics_probe_fn healthy, metrics_probe_fn ready, void *arg)
 {
 	m->healthy = healthy;
@@ -257,12 +269,18 @@ int metrics_start(struct metrics *m, const char *addr, unsigned *port_out, struc
 	return 0;
 }
 
+void metrics_stop(struct metrics *m)
+{
+	if (m->d)
+		MHD_stop_daemon(m->d);
+	m->d = NULL;
+}
+
 void metrics_free(struct metrics *m)
 {
 	if (!m)
 		return;
-	if (m->d)
-		MHD_stop_daemon(m->d);
+	metrics_stop(m);
 	pthread_mutex_destroy(&m->lock);
 	free(m);
 }

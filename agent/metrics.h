@@ -30,10 +30,15 @@ typedef bool (*metrics_probe_fn)(void *arg);
 
 struct metrics *metrics_new(void);
 int metrics_register(struct metrics *m, metrics_collect_fn fn, void *arg);
+/* Drops what metrics_register(m, fn, arg) added; once it returns, no
+ * scrape calls it (a duty unregisters before it stops). */
+void metrics_unregister(struct metrics *m, metrics_collect_fn fn, void *arg);
 void metrics_set_probes(struct metrics *m, metrics_probe_fn healthy, metrics_probe_fn ready, void *arg);
 /* addr: "HOST:PORT", ":PORT" (all IPv4 addresses) or "[V6]:PORT"; port 0
  * picks a free one. *port_out gets the port bound. */
 int metrics_start(struct metrics *m, const char *addr, unsigned *port_out, struct fs_err *e);
+/* Stops the server (its thread); safe twice and when it never started. */
+void metrics_stop(struct metrics *m);
 void metrics_free(struct metrics *m);
 
 /* Output helpers for collectors. */

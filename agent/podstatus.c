@@ -331,20 +331,25 @@ void podstatus_sync(struct podstatus *p, struct podstatus_item *items, size_t n)
 	podstatus_kick(p);
 }
 
-int podstatus_init(struct podstatus *p, struct loop *l, struct kube_client *kube, long long backoff_base_ms,
-		   long long backoff_max_ms)
+void podstatus_init(struct podstatus *p)
 {
-	memset(p, 0, sizeof(*p));
+	loop_timer_init(&p->timer, podstatus_on_timer, p);
+}
+
+int podstatus_start(struct podstatus *p, struct kube_client *kube, long long backoff_base_ms,
+		    long long backoff_max_ms, struct loop *l)
+{
 	p->loop = l;
 	p->kube = kube;
 	p->backoff_base_ms = backoff_base_ms;
 	p->backoff_max_ms = backoff_max_ms;
-	loop_timer_init(&p->timer, podstatus_on_timer, p);
 	return 0;
 }
 
-void podstatus_release(struct podstatus *p)
+void podstatus_stop(struct podstatus *p)
 {
+	if (!p->loop)
+		return;
 	for (size_t i = 0; i < p->n; i++)
 		entry_free(p, p->v[i]);
 	free(p->v);
@@ -355,8 +360,8 @@ void podstatus_release(struct podstatus *p)
 			curl_easy_cleanup(p->slot[i].x.h);
 		p->slot[i].x.h = NULL;
 	}
-	if (p->loop)
-		loop_timer_forget(p->loop, &p->timer);
+	loop_timer_forget(p->loop, &p->timer);
+	p->loop = NULL;
 }
 
 void podstatus_collect(struct metrics_out *o, void *arg)

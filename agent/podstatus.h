@@ -50,8 +50,8 @@ struct podstatus_slot {
 };
 
 struct podstatus {
+	struct loop *loop;          /* set from start to stop: the one "started" marker */
 	struct kube_client *kube;
-	struct loop *loop;
 	long long backoff_base_ms, backoff_max_ms;
 	struct podstatus_entry **v; /* sorted by uid */
 	size_t n, cap;
@@ -62,13 +62,16 @@ struct podstatus {
 	_Atomic uint64_t pending;
 };
 
-int podstatus_init(struct podstatus *p, struct loop *l, struct kube_client *kube, long long backoff_base_ms,
-		   long long backoff_max_ms);
+void podstatus_init(struct podstatus *p);
+/* Patches go to kube, failures back off from base to max ms. Cannot fail. */
+int podstatus_start(struct podstatus *p, struct kube_client *kube, long long backoff_base_ms,
+		    long long backoff_max_ms, struct loop *l);
 /* What every record says now (items in any order; the array is sorted in
  * place): changed lines are queued, UIDs without a record are forgotten
  * and their retries dropped. */
 void podstatus_sync(struct podstatus *p, struct podstatus_item *items, size_t n);
-void podstatus_release(struct podstatus *p);
+/* Aborts the patches in flight; safe twice, and after init alone. */
+void podstatus_stop(struct podstatus *p);
 void podstatus_collect(struct metrics_out *o, void *arg);
 
 /* The line of one pod from its items (sorted by ifname, then time), for

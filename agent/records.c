@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
-#include <sys/resource.h>
 #include <unistd.h>
 #include <time.h>
 
@@ -12,7 +11,6 @@
 #include "records.h"
 #include "state.h"
 #include "util.h"
-#include "verify.h"
 
 /* A burst (a storm of ADDs, a re-mask rewriting every record) is read once
  * it is quiet, at most this late: each rescan reads every record. */
@@ -20,29 +18,6 @@
 #define SCAN_MAX_MS 100
 #define WATCH_MASK (IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE)
 #define LINE_MAX_LEN 1024
-
-/* A drift pass that has not finished this long after the first kick is
- * retried this often while re-masks keep cutting it short. */
-#define DRIFT_RETRY_MS 200
-#define DRIFT_NICE 10
-
-/* Odd while a re-mask runs (seqlock): a drift pass that saw it change
- * read records and devices half-way through a re-mask; it is thrown away,
- * never waited for. */
-static _Atomic unsigned remask_seq;
-
-static int records_drift_start(struct records *r);
-static void records_drift_stop(struct records *r);
-
-void records_remask_begin(void)
-{
-	atomic_fetch_add(&remask_seq, 1);
-}
-
-void records_remask_end(void)
-{
-	atomic_fetch_add(&remask_seq, 1);
-}
 
 static void once_clear(struct onceset *s)
 {
@@ -209,8 +184,14 @@ static void records_on_change(struct dirwatch *w, const char *name, void *arg)
 	loop_debounce_kick(&r->scan);
 }
 
-int records_start(struct loop *l, struct records *r, const char *state_dir, struct podstatus *ps,
-		  long long drift_interval_ms)
+void records_init(struct records *r)
+{
+	r->dw_state.ifd = r->dw_att.ifd = -1;
+	r->drift_at = -1;
+}
+
+int records_start(struct records *r, const char *state_dir, struct podstatus *ps, long long drift_interval_ms,
+		  struct loop *l)
 {
 	char att[PATH_MAX];
 
@@ -218,12 +199,10 @@ int records_start(struct loop *l, struct records *r, const char *state_dir, stru
 	r->state_dir = state_dir;
 	r->ps = ps;
 	r->drift_interval_ms = drift_interval_ms;
-	r->drift_at = -1;
-	r->dw_state.ifd = r->dw_att.ifd = -1;
 	pthread_mutex_init(&r->lock, NULL);
+	loop_debounce_init(l, &r->scan, SCAN_QUIET_MS, SCAN_MAX_MS, records_scan, r);
 	if (records_drift_start(r))
 		return -1;
-	loop_debounce_init(l, &r->scan, SCAN_QUIET_MS, SCAN_MAX_MS, records_scan, r);
 	if (snprintf(att, sizeof(att), "%s/attachments", state_dir) >= (int)sizeof(att)) {
 		alog(ALOG_ERROR, "--state-dir %.200s...: too long", state_dir);
 		return -1;
@@ -236,164 +215,18 @@ int records_start(struct loop *l, struct records *r, const char *state_dir, stru
 	return 0;
 }
 
-void records_release(struct loop *l, struct records *r)
+void records_stop(struct records *r)
 {
 	if (!r->loop)
 		return;
 	records_drift_stop(r);
-	dirwatch_release(l, &r->dw_state);
-	dirwatch_release(l, &r->dw_att);
+	dirwatch_release(r->loop, &r->dw_state);
+	dirwatch_release(r->loop, &r->dw_att);
 	loop_debounce_forget(&r->scan);
 	once_clear(&r->no_uid);
 	once_clear(&r->bad);
-	pthread_cond_destroy(&r->drift_cond);
 	pthread_mutex_destroy(&r->lock);
 	r->loop = NULL;
-}
-
-struct drift_scan {
-	int drift, unreadable, nnode;
-	unsigned seq;               /* remask_seq when the pass began */
-	const atomic_bool *stop;
-	char node[MODEL_MAX_DEVS][MODEL_NAME_MAX];
-	struct verify_dev v[MODEL_MAX_DEVS];
-};
-
-/* A node device is in every holder's record: counted once. */
-static bool node_seen(struct drift_scan *d, const char *name)
-{
-	for (int i = 0; i < d->nnode; i++)
-		if (!strcmp(d->node[i], name))
-			return true;
-	if (d->nnode < MODEL_MAX_DEVS)
-		snprintf(d->node[d->nnode++], MODEL_NAME_MAX, "%s", name);
-	return false;
-}
-
-static int drift_visit(const char *file, struct attachment *a, const struct fs_err *err, void *arg)
-{
-	struct drift_scan *d = arg;
-	int n = 0;
-
-	(void)file;
-	(void)err;
-	/* A re-mask began (or the agent stops): this pass is void. */
-	if (atomic_load(&remask_seq) != d->seq || atomic_load(d->stop))
-		return 1;
-	if (!a)
-		return 0;
-	/* a is this pass's copy: a node device an earlier holder had checked is
-	 * not read again. */
-	for (int i = 0; i < a->ndev; i++)
-		if (a->devs[i].scope == DEV_SCOPE_NODE && model_dev_held(&a->devs[i]) &&
-		    node_seen(d, a->devs[i].name))
-			a->devs[i].status = DEV_SKIPPED;
-	verify_attachment(a, NULL, d->v, &n);
-	for (int i = 0; i < n; i++) {
-		if (d->v[i].state == VERIFY_DRIFT)
-			d->drift++;
-		else if (d->v[i].state == VERIFY_UNREADABLE)
-			d->unreadable++;
-	}
-	return 0;
-}
-
-/* One pass over every record (the drift thread); published under r->lock
- * only when no re-mask ran meanwhile. Returns true when published. */
-static bool records_drift_pass(struct records *r)
-{
-	struct drift_scan *d = calloc(1, sizeof(*d));
-	struct state st = STATE_INIT;
-	struct fs_err e = { 0 };
-	bool ok = false;
-	int ret = -1;
-
-	if (!d)
-		return false;
-	d->seq = atomic_load(&remask_seq);
-	d->stop = &r->drift_stop;
-	if (!(d->seq & 1) && state_open(&st, r->state_dir, false, &e) == 0)
-		ret = state_records_foreach(&st, drift_visit, d);
-	state_close(&st);
-	if (ret >= 0 && atomic_load(&remask_seq) == d->seq && !(d->seq & 1)) {
-		pthread_mutex_lock(&r->lock);
-		r->drift = d->drift;
-		r->unreadable = d->unreadable;
-		r->drift_at = mono_ms();
-		r->drift_wall = time(NULL);
-		pthread_mutex_unlock(&r->lock);
-		ok = true;
-	}
-	free(d);
-	return ok;
-}
-
-/* The drift thread: a pass when a scrape found the last one older than
- * --drift-interval-seconds (records_collect kicks it), never on the scrape
- * itself; a pass a re-mask voided is tried again shortly. */
-static void *records_drift_main(void *arg)
-{
-	struct records *r = arg;
-	bool retry = false;
-
-	/* Background work: on a busy node the loop and the re-mask go first
-	 * (on Linux a nice value is per thread). */
-	if (setpriority(PRIO_PROCESS, (id_t)gettid(), DRIFT_NICE))
-		alog(ALOG_DEBUG, "records: drift thread: nice %d: %s", DRIFT_NICE, strerror(errno));
-	pthread_mutex_lock(&r->lock);
-	while (!atomic_load(&r->drift_stop)) {
-		if (!r->drift_kicked && !retry) {
-			pthread_cond_wait(&r->drift_cond, &r->lock);
-			continue;
-		}
-		if (retry) {
-			struct timespec ts;
-
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_nsec += DRIFT_RETRY_MS * 1000000L;
-			ts.tv_sec += ts.tv_nsec / 1000000000L;
-			ts.tv_nsec %= 1000000000L;
-			pthread_cond_timedwait(&r->drift_cond, &r->lock, &ts);
-			if (atomic_load(&r->drift_stop))
-				break;
-		}
-		r->drift_kicked = false;
-		pthread_mutex_unlock(&r->lock);
-		retry = !records_drift_pass(r);
-		pthread_mutex_lock(&r->lock);
-	}
-	pthread_mutex_unlock(&r->lock);
-	return NULL;
-}
-
-static int records_drift_start(struct records *r)
-{
-	pthread_condattr_t ca;
-	int ret;
-
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&r->drift_cond, &ca);
-	pthread_condattr_destroy(&ca);
-	ret = pthread_create(&r->drift_thread, NULL, records_drift_main, r);
-	if (ret) {
-		alog(ALOG_ERROR, "records: starting the drift thread: %s", strerror(ret));
-		return -1;
-	}
-	r->drift_on = true;
-	return 0;
-}
-
-static void records_drift_stop(struct records *r)
-{
-	if (!r->drift_on)
-		return;
-	pthread_mutex_lock(&r->lock);
-	atomic_store(&r->drift_stop, true);
-	pthread_cond_signal(&r->drift_cond);
-	pthread_mutex_unlock(&r->lock);
-	pthread_join(r->drift_thread, NULL);
-	r->drift_on = false;
 }
 
 static void collect_gauges(struct metrics_out *o, struct records *r)

@@ -34,8 +34,8 @@ struct onceset {
 };
 
 struct records {
+	struct loop *loop;          /* set from start to stop: the one "started" marker */
 	const char *state_dir;
-	struct loop *loop;
 	struct podstatus *ps;       /* NULL: no status duty (--no-kube) */
 	struct dirwatch dw_state, dw_att;
 	struct loop_debounce scan;
@@ -57,9 +57,13 @@ struct records {
 	_Atomic uint64_t scans, unreadable_records;
 };
 
-int records_start(struct loop *l, struct records *r, const char *state_dir, struct podstatus *ps,
-		  long long drift_interval_ms);
-void records_release(struct loop *l, struct records *r);
+void records_init(struct records *r);
+/* ps: the status duty to feed (NULL: none). Returns 0 or -1 (logged);
+ * records_stop() then releases what it took. */
+int records_start(struct records *r, const char *state_dir, struct podstatus *ps, long long drift_interval_ms,
+		  struct loop *l);
+/* Safe twice, and after init alone or a failed start. */
+void records_stop(struct records *r);
 void records_collect(struct metrics_out *o, void *arg);
 
 /* Around a re-mask (the loop): a drift pass that overlaps one would see
@@ -67,5 +71,10 @@ void records_collect(struct metrics_out *o, void *arg);
  * re-mask never waits). */
 void records_remask_begin(void);
 void records_remask_end(void);
+
+/* The drift thread (drift.c), for records_start() and records_stop():
+ * 0 or -1 (logged); stop is safe when it never started. */
+int records_drift_start(struct records *r);
+void records_drift_stop(struct records *r);
 
 #endif

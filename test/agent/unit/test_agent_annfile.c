@@ -114,7 +114,7 @@ static void test_sync_only_on_change(void **state)
 	assert_int_equal(annfile_sync(&f, &ns, &pods, 500, false, &w, &e), 0);
 	assert_true(w);
 	assert_int_equal(f.writes, 3);
-	annfile_release(&f);
+	annfile_stop(&f);
 	kstore_clear(&ns);
 	unlink(f.path);
 	snprintf(f.path, sizeof(f.path), "%s/sub", dir);
