@@ -274,9 +274,12 @@ EOF
 	CF=$REPO_ROOT/conf/Containerfile
 	AGENT=$(dirname "$FLOWSTEER_BIN")/flowsteer-agent
 	grep -Eq '^ENTRYPOINT \["/usr/bin/flowsteer-agent"\]' "$CF"
-	grep -Eq '^FROM \$\{BUILDER_BASE\} AS build' "$CF"
-	grep -Eq '^FROM \$\{RUNTIME_BASE\}$' "$CF"
-	grep -Eq '^COPY build/flowsteer /usr/lib/flowsteer/flowsteer' "$CF"
+	# The builder runs on the build machine's platform (arm64 is
+	# cross-compiled there, never emulated); the runtime is the target's.
+	grep -Eq '^FROM --platform=\$BUILDPLATFORM \$\{BUILDER_BASE\} AS build' "$CF"
+	grep -Eq '^FROM --platform=\$TARGETPLATFORM \$\{RUNTIME_BASE\}$' "$CF"
+	grep -Eq '^COPY --from=build /out/flowsteer /usr/lib/flowsteer/flowsteer' "$CF"
+	grep -Eq 'cp "build-\$TARGETARCH/flowsteer-agent" "build-\$TARGETARCH/flowsteer"' "$CF"
 	# What it copies, build/flowsteer, has no interpreter and no NEEDED library.
 	bin=${FLOWSTEER_STATIC_BIN:-$REPO_ROOT/build/flowsteer}
 	if [ -x "$bin" ]; then
