@@ -229,10 +229,28 @@ imbalance_checks() {
 		"$(prom_count 'flowsteer_attachments{mode="rfs",scope="both"} == 2' "$T_ON")"
 }
 
+# The drift gauges come from a thread's last pass, started by a scrape
+# that finds it older than --drift-interval-seconds (10): with 1 s scrapes
+# a pass ends every ~10 s, so the timestamp is set, young, and moved on
+# between the phases. The record-derived counters are exported at 0.
+drift_checks() {
+	local ts='flowsteer_drift_last_pass_timestamp_seconds' off on
+	t_eq "steering on: the drift pass timestamp is set and under 30 s old (scrape-started passes)" 1 \
+		"$(prom_count "$ts > 0 and time() - $ts < 30" "$T_ON")"
+	off=$(prom_query "$ts" "$T_OFF" | jq -r '.data.result[0].value[1] // 0' 2>/dev/null)
+	on=$(prom_query "$ts" "$T_ON" | jq -r '.data.result[0].value[1] // 0' 2>/dev/null)
+	t_eq "the drift pass timestamp moved on between the phases ($off -> $on)" 1 "$((on > off && off > 0))"
+	t_eq "flowsteer_agent_bounds_hit_total: every bound exported, all 0" "6 0" \
+		"$(prom_count flowsteer_agent_bounds_hit_total "$T_ON") $(prom_count 'flowsteer_agent_bounds_hit_total > 0' "$T_ON")"
+	t_eq "flowsteer_remask_device_failures_total exported, 0" 1 \
+		"$(prom_count 'flowsteer_remask_device_failures_total == 0' "$T_ON")"
+}
+
 # Alerts that a healthy agent on an untouched node must not raise; the
 # others (drops, squeeze) depend on the machine and are only evaluated.
 QUIET_ALERTS=" FlowsteerAgentDown FlowsteerAgentAbsent FlowsteerAgentNotReady FlowsteerAnnotationsFileStale "
-QUIET_ALERTS+="FlowsteerDriftedDevices FlowsteerRemaskErrors "
+QUIET_ALERTS+="FlowsteerDriftedDevices FlowsteerDriftPassStale FlowsteerRemaskErrors FlowsteerRemaskDeviceFailures "
+QUIET_ALERTS+="FlowsteerAgentBoundsHit "
 
 rule_checks() {
 	local name e n w
@@ -309,6 +327,7 @@ live_checks() {
 	echo "# imbalance (busiest CPU's share of processed, over $PROM_WINDOW):" \
 		"off $(share_at "$T_OFF"), on $(share_at "$T_ON")"
 	imbalance_checks
+	drift_checks
 	rule_checks
 	dashboard_checks
 	phase_end
