@@ -290,6 +290,33 @@ expect_node_restored() {
 	ctr_sys_ro
 }
 
+# Kernels before 5.2 have no fsopen: the pod's sysfs comes from a forked
+# child's private mount namespace (netns.c); scope container: the pod side
+# only, so that these run under qemu-user too.
+@test "without fsopen (forked child): ADD tunes eth0, CHECK sees it and its drift, DEL; the plugin's mounts unchanged" {
+	local c
+	make_pod web
+	c=$(conf 1.0.0 '.scope = "container"')
+	run_helper no_fsopen cni ADD "$c"
+	expect_tuned "$ALL" 32768 pod
+	assert_dev eth0 .status applied
+	run_helper no_fsopen cni CHECK "$c"
+	assert_eq "$output" "" "CHECK's stdout"
+	pod_write rps_flow_cnt 0
+	run_helper 1 no_fsopen cni CHECK "$c"
+	expect_cni_error 101 "eth0.*rx-0.*expected 32768.*actual 0"
+	cni_del "$c"
+	assert_eq "$(records)" 0 "records after DEL"
+}
+
+@test "without fsopen (forked child), a container of the pod running: eth0 tuned; its /sys stays read-only" {
+	make_pod web
+	pod_container nsenter --net="/run/netns/$POD_NS"
+	run_helper no_fsopen cni ADD "$(conf 1.0.0 '.scope = "container"')"
+	expect_tuned "$ALL" 32768 pod
+	ctr_sys_ro
+}
+
 @test "DEL is idempotent: twice gives 0 and empty stdout" {
 	node_original
 	add_pods web
