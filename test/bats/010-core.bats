@@ -7,7 +7,9 @@
 # and the log. Every assertion reads the kernel's sysfs, the result JSON or
 # the exit code. Tagged needs:rtm_getnsid: the host veth, which the plugin
 # proves to be the pod interface's peer with RTM_GETNSID; qemu-user does not
-# pass that message on, so test/arm64/run.sh leaves these out.
+# pass that message on, so test/arm64/run.sh leaves these out. Tagged
+# needs:fspick: a write through a read-only pod sysfs superblock (a
+# container of the pod runs), which qemu-user refuses (no fspick).
 
 load helpers
 
@@ -282,6 +284,7 @@ expect_node_restored() {
 
 # containerd starts a user-namespace pod's sandbox before its network: the
 # netns's sysfs superblock is read-only then (runc mounts /sys read-only).
+# bats test_tags=needs:fspick
 @test "ADD while a container of the pod runs (its /sys read-only): eth0 tuned; its /sys stays read-only" {
 	make_pod web
 	pod_container nsenter --net="/run/netns/$POD_NS"
@@ -309,6 +312,7 @@ expect_node_restored() {
 	assert_eq "$(records)" 0 "records after DEL"
 }
 
+# bats test_tags=needs:fspick
 @test "without fsopen (forked child), a container of the pod running: eth0 tuned; its /sys stays read-only" {
 	make_pod web
 	pod_container nsenter --net="/run/netns/$POD_NS"

@@ -9,8 +9,8 @@
 #
 # Checks the plain static build (FLOWSTEER_STATIC_BIN, default build/flowsteer)
 # and its objects next to it (cmd/*.o, libflowsteer.a), whatever
-# FLOWSTEER_BIN is (`make SANITIZE=1 bats` runs an ASan build). The cases
-# tuning the host veth are tagged needs:rtm_getnsid: left out under
+# FLOWSTEER_BIN is (`make SANITIZE=1 bats` runs an ASan build). The case
+# tuning the host veth is tagged needs:rtm_getnsid: left out under
 # qemu-user (test/arm64/run.sh). Without fsopen (qemu-user, kernels before
 # 5.2, or denied here by test/helpers/deny-syscalls.py) the chrooted plugin
 # gets the pod's sysfs from a forked child, whose private mount namespace
@@ -131,7 +131,6 @@ root_status() { FLOWSTEER_BIN=$STATIC_BIN STATE_DIR=$ROOT/state run_helper fs_st
 	LOG_FILE=$ROOT/state/flowsteer.log assert_log .
 }
 
-# bats test_tags=needs:rtm_getnsid
 @test "static: CHECK and DEL chrooted into an empty root; DEL restores the node" {
 	static_node
 	run_helper root_cni ADD "$CONF"
@@ -143,7 +142,6 @@ root_status() { FLOWSTEER_BIN=$STATIC_BIN STATE_DIR=$ROOT/state run_helper fs_st
 	assert_json "$output" '.attachments | length' 0
 }
 
-# bats test_tags=needs:rtm_getnsid
 @test "static: the root holds nothing the plugin did not need, no bind outlives its mount namespace" {
 	static_node
 	run_helper root_cni ADD "$CONF"
@@ -170,4 +168,17 @@ root_status() { FLOWSTEER_BIN=$STATIC_BIN STATE_DIR=$ROOT/state run_helper fs_st
 	run_helper root_cni DEL "$CONF"
 	root_status
 	assert_json "$output" '.attachments | length' 0
+}
+
+# A nested mount namespace of slaves (its changes stay in it): the root's
+# /sys a plain directory, but for the CPU lists the plugin reads first.
+@test "static: without fsopen, chrooted, neither / nor /sys a mount point: ADD fails, the log names /sys and EINVAL" {
+	static_node
+	ROOT_WRAP=("$(command -v unshare)" -m --propagation slave "$(command -v sh)" -c 'c=$0/sys/devices/system/cpu
+		umount "$0/sys" && mkdir -p "$c" && mount --bind /sys/devices/system/cpu "$c" && exec "$@"'
+		"$ROOT" "$(command -v python3)" "$DENY_SYSCALLS" fsopen=ENOSYS --)
+	CONF=$(jq -c '.scope = "container"' <<<"$CONF")
+	run_helper 1 root_cni ADD "$CONF"
+	expect_cni_error 5 "^netns $POD_NETNS: a sysfs of it: Invalid argument\$"
+	LOG_FILE=$ROOT/state/flowsteer.log assert_log "making /sys a slave mount \\(/ is no mount point\\) in a private mount namespace: Invalid argument"
 }
