@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 #include <linux/nsfs.h>
 
+#include "log.h"
 #include "netns.h"
 
 #ifndef NSFS_MAGIC
@@ -137,23 +139,45 @@ static int fd_recv(int sock)
 	return fd >= 0 ? fd : -EPIPE;
 }
 
-/* The child: the older way (iproute2's `ip netns exec`): a private mount
- * namespace with / a slave and a fresh sysfs, then the open directory goes
+/* The child's mount of a fresh sysfs on /sys (as iproute2's `ip netns
+ * exec`), in its private mount namespace: nothing may propagate back to the
+ * caller's. "/" is made a slave; where it is no mount point (EINVAL: a
+ * chroot into a plain directory), /sys is instead, and the new sysfs goes
+ * on top of it, so that its parent mount is that slave. */
+static int child_mount(void)
+{
+	const char *what = "making / a slave mount";
+	int ret;
+
+	if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0) {
+		if (errno != EINVAL)
+			goto fail;
+		what = "making /sys a slave mount (/ is no mount point)";
+		if (mount(NULL, "/sys", NULL, MS_SLAVE | MS_REC, NULL) < 0)
+			goto fail;
+	}
+	what = "mounting sysfs on /sys";
+	if (mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL) < 0)
+		goto fail;
+	return 0;
+fail:
+	ret = -errno;
+	log_msg(LOG_LVL_ERROR, "netns: a pod sysfs without fsopen: %s in a private "
+		"mount namespace: %s", what, strerror(-ret));
+	return ret;
+}
+
+/* The child, when detached mounts are unavailable: the open directory goes
  * back to the parent, which never leaves its own namespaces. */
 static void __attribute__((noreturn)) child_class(int nsfd, int sock)
 {
-	int fd = -EIO;
+	int fd;
 
-	if (setns(nsfd, CLONE_NEWNET) < 0 || unshare(CLONE_NEWNS) < 0 ||
-	    mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0) {
+	if (setns(nsfd, CLONE_NEWNET) < 0 || unshare(CLONE_NEWNS) < 0)
 		fd = -errno;
-	} else {
-		umount2("/sys", MNT_DETACH);
-		if (mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL) < 0)
-			fd = -errno;
-		else if ((fd = open("/sys/class/net", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-			fd = -errno;
-	}
+	else if ((fd = child_mount()) == 0 &&
+		 (fd = open("/sys/class/net", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		fd = -errno;
 	_exit(fd_send(sock, fd, fd < 0 ? fd : 0) ? 1 : 0);
 }
 

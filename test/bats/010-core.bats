@@ -7,7 +7,9 @@
 # and the log. Every assertion reads the kernel's sysfs, the result JSON or
 # the exit code. Tagged needs:rtm_getnsid: the host veth, which the plugin
 # proves to be the pod interface's peer with RTM_GETNSID; qemu-user does not
-# pass that message on, so test/arm64/run.sh leaves these out.
+# pass that message on, so test/arm64/run.sh leaves these out. Tagged
+# needs:fspick: a write through a read-only pod sysfs superblock (a
+# container of the pod runs), which qemu-user refuses (no fspick).
 
 load helpers
 
@@ -282,10 +284,39 @@ expect_node_restored() {
 
 # containerd starts a user-namespace pod's sandbox before its network: the
 # netns's sysfs superblock is read-only then (runc mounts /sys read-only).
+# bats test_tags=needs:fspick
 @test "ADD while a container of the pod runs (its /sys read-only): eth0 tuned; its /sys stays read-only" {
 	make_pod web
 	pod_container nsenter --net="/run/netns/$POD_NS"
 	run_helper cni ADD "$(conf 1.0.0)"
+	expect_tuned "$ALL" 32768 pod
+	ctr_sys_ro
+}
+
+# Kernels before 5.2 have no fsopen: the pod's sysfs comes from a forked
+# child's private mount namespace (netns.c); scope container: the pod side
+# only, so that these run under qemu-user too.
+@test "without fsopen (forked child): ADD tunes eth0, CHECK sees it and its drift, DEL; the plugin's mounts unchanged" {
+	local c
+	make_pod web
+	c=$(conf 1.0.0 '.scope = "container"')
+	run_helper no_fsopen cni ADD "$c"
+	expect_tuned "$ALL" 32768 pod
+	assert_dev eth0 .status applied
+	run_helper no_fsopen cni CHECK "$c"
+	assert_eq "$output" "" "CHECK's stdout"
+	pod_write rps_flow_cnt 0
+	run_helper 1 no_fsopen cni CHECK "$c"
+	expect_cni_error 101 "eth0.*rx-0.*expected 32768.*actual 0"
+	cni_del "$c"
+	assert_eq "$(records)" 0 "records after DEL"
+}
+
+# bats test_tags=needs:fspick
+@test "without fsopen (forked child), a container of the pod running: eth0 tuned; its /sys stays read-only" {
+	make_pod web
+	pod_container nsenter --net="/run/netns/$POD_NS"
+	run_helper no_fsopen cni ADD "$(conf 1.0.0 '.scope = "container"')"
 	expect_tuned "$ALL" 32768 pod
 	ctr_sys_ro
 }

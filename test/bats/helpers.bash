@@ -334,6 +334,24 @@ caps_dropped() { # CAPS CMD...
 	"$@"
 }
 
+# no_fsopen CMD...: as on a kernel before 5.2 (fsopen fails with ENOSYS,
+# test/helpers/deny-syscalls.py), so the pod's sysfs comes from netns.c's
+# forked child; in a mount namespace of its own with every mount shared, so
+# that a sysfs mount the child let propagate (or an unmount) would show
+# there: MOUNTS_KEPT_SH fails (99, the difference on stderr) when its sysfs
+# mounts changed. Only those: another test's `ip netns del` takes its
+# /run/netns mount out of every namespace.
+DENY_SYSCALLS=$REPO/test/helpers/deny-syscalls.py
+MOUNTS_KEPT_SH='sysfs_mounts() { grep " - sysfs " /proc/self/mountinfo; }
+	mount --make-rshared / && m=$(sysfs_mounts) && "$@"
+	rc=$?; [ "$m" = "$(sysfs_mounts)" ] || { printf "sysfs mounts were:\n%s\nare:\n%s\n" "$m" "$(sysfs_mounts)" >&2; exit 99; }
+	exit $rc'
+no_fsopen() {
+	local -a PLUGIN_WRAP=(unshare -m --propagation private
+		sh -c "$MOUNTS_KEPT_SH" sh python3 "$DENY_SYSCALLS" fsopen=ENOSYS --)
+	"$@"
+}
+
 # pod_container ENTER...: a stand-in for a running runc container of the
 # pod: ENTER (nsenter into the pod's netns, and its user namespace for a
 # hostUsers: false pod) runs a process in a mount namespace of its own
