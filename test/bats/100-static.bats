@@ -172,13 +172,16 @@ root_status() { FLOWSTEER_BIN=$STATIC_BIN STATE_DIR=$ROOT/state run_helper fs_st
 
 # A nested mount namespace of slaves (its changes stay in it): the root's
 # /sys a plain directory, but for the CPU lists the plugin reads first.
-@test "static: without fsopen, chrooted, neither / nor /sys a mount point: ADD fails, the log names /sys and EINVAL" {
+@test "static: without fsopen, chrooted, neither / nor /sys a mount point: ADD fails under fail, untuned under ignore; the log names /sys and EINVAL" {
 	static_node
 	ROOT_WRAP=("$(command -v unshare)" -m --propagation slave "$(command -v sh)" -c 'c=$0/sys/devices/system/cpu
 		umount "$0/sys" && mkdir -p "$c" && mount --bind /sys/devices/system/cpu "$c" && exec "$@"'
 		"$ROOT" "$(command -v python3)" "$DENY_SYSCALLS" fsopen=ENOSYS --)
 	CONF=$(jq -c '.scope = "container"' <<<"$CONF")
-	run_helper 1 root_cni ADD "$CONF"
+	run_helper 0 root_cni ADD "$CONF"
+	assert_json "$output" '.flowsteer.warnings[0]' "tuning abandoned, nothing changed: netns $POD_NETNS: a sysfs of it: Invalid argument"
+	assert_json "$output" '.flowsteer.devices | length' 0
+	run_helper 1 root_cni ADD "$(jq -c '.failurePolicy = "fail"' <<<"$CONF")"
 	expect_cni_error 5 "^netns $POD_NETNS: a sysfs of it: Invalid argument\$"
 	LOG_FILE=$ROOT/state/flowsteer.log assert_log "making /sys a slave mount \\(/ is no mount point\\) in a private mount namespace: Invalid argument"
 }
