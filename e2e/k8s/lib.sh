@@ -41,6 +41,11 @@ k8s_shadow() {
 	keep=$KT/shadow$anc
 	mkdir -p "$keep"
 	mount --rbind "$anc" "$keep" || return 1
+	# The mounts below it go too (they live on under $keep): a mount left
+	# hidden under the tmpfs would still be the first for its path in
+	# mountinfo, where containerd looks up a host path's propagation.
+	awk -v a="$anc/" 'index($5, a) == 1 {print $5}' /proc/self/mountinfo | sort -r |
+		while read -r e; do umount -l "$e"; done
 	mount -t tmpfs -o mode=0755 fsk8s "$anc" || return 1
 	for e in "$keep"/* "$keep"/.[!.]*; do
 		[ -e "$e" ] || [ -L "$e" ] || continue
@@ -62,6 +67,8 @@ k8s_mounts() {
 	for p in "${K8S_HOST_PATHS[@]}"; do
 		d=$KT/host${p//\//_}
 		mkdir -p "$d"
+		# A mount already there (the host's /run/netns) goes in this namespace.
+		[ -L "$p" ] || ! mountpoint -q "$p" || umount -l "$p" || return 1
 		if [ -L "$p" ]; then
 			# A link back into a shadow tmpfs becomes a dir of its own.
 			rm -f "$p" && mkdir "$p" || return 1
@@ -186,7 +193,7 @@ k8s_apiserver() {
 k8s_controllers() {
 	k8s_bg controller-manager "$KBIN/kube-controller-manager" --kubeconfig="$KT/controller-manager.kubeconfig" \
 		--service-account-private-key-file="$KT/pki/sa.key" --root-ca-file="$KT/pki/ca.crt" \
-		--controllers='*' --leader-elect=false --port=0 --secure-port=0 --profiling=false \
+		--controllers="*" --use-service-account-credentials=true --leader-elect=false --port=0 --secure-port=0 --profiling=false \
 		--node-monitor-grace-period=40s --v=0
 	k8s_bg scheduler "$KBIN/kube-scheduler" --kubeconfig="$KT/scheduler.kubeconfig" --leader-elect=false \
 		--port=0 --secure-port=0 --profiling=false --v=0
@@ -237,7 +244,8 @@ k8s_images() {
 		/usr/bin/python3 "$E2E_DIR/cri/mkimage.py" "$KT/pause" "$KT/pause.tar" "$K8S_PAUSE" &&
 		ctr_k8s images import --snapshotter overlayfs "$KT/pause.tar" >/dev/null || return 1
 	ctr_k8s images import --snapshotter overlayfs "$AGENT_TAR" >"$KT/log/import.log" 2>&1 || return 1
-	name=$(ctr_k8s images ls -q | grep -m1 'flowsteer-agent') || { e2e_log "k8s: no flowsteer-agent image in $AGENT_TAR"; return 1; }
+	ctr_k8s images ls -q >"$KT/images" || return 1
+	name=$(grep -m1 flowsteer-agent "$KT/images") || { e2e_log "k8s: no flowsteer-agent image in $AGENT_TAR"; return 1; }
 	ctr_k8s images tag --force "$name" "$AGENT_IMAGE_A" >/dev/null &&
 		ctr_k8s images tag --force "$name" "$AGENT_IMAGE_B" >/dev/null
 }
@@ -299,6 +307,8 @@ k8s_cni() {
 
 k8s_svc_rule() { iptables-save -t nat | grep -q -- "-d $K8S_SVC_IP/32"; }
 
+k8s_node_untainted() { [ -z "$(kubectl get node "$K8S_NODE" -o jsonpath='{.spec.taints}')" ]; }
+
 k8s_node_ready() {
 	[ "$(kubectl get node "$K8S_NODE" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" = True ]
 }
@@ -312,7 +322,7 @@ k8s_up() {
 	k8s_pki || { e2e_log "k8s: certificates failed"; return 1; }
 	k8s_cni || { e2e_log "k8s: CNI setup failed"; return 1; }
 	k8s_etcd
-	k8s_until 30 "etcd" etcdctl --endpoints http://127.0.0.1:2379 endpoint health || return 1
+	k8s_until 30 "etcd" curl -sf http://127.0.0.1:2379/health || return 1
 	k8s_apiserver
 	k8s_until 60 "kube-apiserver /readyz" kubectl get --raw /readyz || return 1
 	k8s_controllers
@@ -321,6 +331,7 @@ k8s_up() {
 	k8s_proxy
 	k8s_kubelet
 	k8s_until "$K8S_TIMEOUT" "node $K8S_NODE Ready" k8s_node_ready || return 1
+	k8s_until 60 "node $K8S_NODE without taints (node lifecycle controller)" k8s_node_untainted || return 1
 	k8s_until 60 "ServiceAccount default/default" kubectl -n default get sa default || return 1
 	k8s_until 60 "kube-proxy's rule for $K8S_SVC_IP" k8s_svc_rule
 }

@@ -106,7 +106,7 @@ outer_cleanup() {
 
 outer_main() {
 	e2e_need_root
-	e2e_need_tools ip jq nsenter unshare mount umount openssl etcd etcdctl iptables iptables-save conntrack \
+	e2e_need_tools ip jq nsenter unshare mount umount openssl etcd iptables iptables-save conntrack \
 		containerd containerd-shim-runc-v2 ctr runc cc curl ping
 	[ -s "$AGENT_TAR" ] || e2e_die "$AGENT_TAR missing: make image"
 	e2e_build_flowsteer
