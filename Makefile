@@ -78,7 +78,7 @@ UNIT_BIN   := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
 
 BIN := $(BUILD)/flowsteer
 
-.PHONY: all test unit bats e2e e2e-cri e2e-steer bench bench-e2e demo fuzz install uninstall clean distclean lint
+.PHONY: all test unit bats e2e e2e-cri e2e-k8s e2e-steer bench bench-e2e demo fuzz install uninstall clean distclean lint
 all: $(BIN)
 
 $(BIN): $(CMD_OBJ) $(NSS_OBJ) $(BUILD)/libflowsteer.a $(CJSON_A)
@@ -150,6 +150,12 @@ e2e: $(BIN)
 # temp dir and the testbed's node netns (root; see e2e/README.md).
 e2e-cri: $(BIN)
 	$(Q)FLOWSTEER_BIN=$(abspath $(BIN)) e2e/cri/run.sh
+
+# A real single-node Kubernetes (built once from Debian's source package,
+# cached), the shipped manifests and the image from make image (root; see
+# e2e/README.md). K8S_QUIET_SECONDS (default 600) shortens the quiet phase.
+e2e-k8s: image
+	$(Q)FLOWSTEER_BIN=$(abspath $(BIN)) e2e/k8s/run.sh
 
 # The steering section alone, on its own testbed: STEER_ARGS='--repeat 20'.
 e2e-steer: $(BIN)

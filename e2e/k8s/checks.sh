@@ -283,13 +283,29 @@ check_optouts() {
 	echo "# sources: early (no plugin), tuned-a $(plugin_source tuned-a default), optout $(plugin_source optout default), quiet-ns/next $(plugin_source next quiet-ns)"
 }
 
-# Tuned devices that steer onto CPU (mask bit), and those that do not.
-masks_now() {
+# mask_targets POD...: the tuned devices to watch (each pod's eth0 through
+# one of its processes, its cali*), looked up once so that a poll reads
+# sysfs only.
+mask_targets() {
 	local p
-	for p in tuned-a tuned-b gpod; do
-		kubectl -n default get pod "$p" >/dev/null 2>&1 || continue
-		printf '%s/eth0=%s %s=%s ' "$p" "$(pod_sysfs "$p" default rps_cpus)" \
-			"$(cali_name default "$p")" "$(dev_sysfs "$(cali_name default "$p")" rps_cpus)"
+	MASK_PIDS=() MASK_CALIS=() MASK_PODS=("$@")
+	for p in "$@"; do
+		MASK_PIDS+=("$(pod_pids "$p" default | head -n1)")
+		MASK_CALIS+=("$(cali_name default "$p")")
+	done
+}
+
+netns_rps_cpus() {
+	nsenter -t "$1" -n -- unshare -m --propagation private \
+		sh -c 'mount -t sysfs sysfs /sys && cat /sys/class/net/eth0/queues/rx-0/rps_cpus' 2>/dev/null || echo "(missing)"
+}
+
+# masks_now: "device=mask" of every target and vxlan.calico.
+masks_now() {
+	local i
+	for i in "${!MASK_PODS[@]}"; do
+		printf '%s/eth0=%s %s=%s ' "${MASK_PODS[$i]}" "$(netns_rps_cpus "${MASK_PIDS[$i]}")" \
+			"${MASK_CALIS[$i]}" "$(dev_sysfs "${MASK_CALIS[$i]}" rps_cpus)"
 	done
 	printf 'vxlan.calico=%s\n' "$(dev_sysfs vxlan.calico rps_cpus)"
 }
@@ -302,20 +318,22 @@ exclusive_cpu() {
 	jq -r --arg uid "$1" '.entries[$uid].main // empty' /var/lib/kubelet/cpu_manager_state 2>/dev/null
 }
 
-# wait_masks MASK: seconds (tenths) until all_masks_are MASK, or "timeout".
+# wait_masks MASK T0: milliseconds from T0 (date +%s%N) until
+# all_masks_are MASK, or "timeout" after REMASK_BOUND s.
 wait_masks() {
-	local t0 i
-	t0=$(date +%s%N)
-	for ((i = 0; i < REMASK_BOUND * 10; i++)); do
-		all_masks_are "$1" && { echo "$((($(date +%s%N) - t0) / 1000000))"; return 0; }
-		sleep 0.1
+	local now
+	while :; do
+		all_masks_are "$1" && { echo "$((($(date +%s%N) - $2) / 1000000))"; return 0; }
+		now=$(date +%s%N)
+		[ $(((now - $2) / 1000000000)) -lt "$REMASK_BOUND" ] || break
+		sleep 0.05
 	done
 	echo timeout
 	return 1
 }
 
 check_exclusive() {
-	local uid cpu ms p keep rest
+	local uid cpu ms p keep rest t0
 	echo "# exclusive CPUs: a Guaranteed pod gets one from the kubelet's static CPU manager"
 	if [ "$(cpulist_count "$(cpus_online)")" -lt 2 ]; then
 		skip "exclusive CPUs" "one online CPU"
@@ -323,7 +341,9 @@ check_exclusive() {
 	fi
 	t_pod tuned-b default
 	t_tuned tuned-b default "$ALL"
+	t0=$(date +%s%N)
 	t_pod gpod default '{}' 1
+	mask_targets tuned-a tuned-b gpod
 	uid=$(pod_uid gpod default)
 	cpu=$(exclusive_cpu "$uid")
 	t_eq "cpu_manager_state: gpod's container has CPU 1 exclusive, default set 0" "1 0" \
@@ -332,8 +352,8 @@ check_exclusive() {
 	keep=$(cpulist_to_mask "$rest")
 	# The kubelet pins the CPU at container start, after the sandbox's ADD:
 	# only the agent's re-mask can take it out.
-	ms=$(wait_masks "$keep")
-	echo "# re-mask: every tuned device left CPU $cpu out ${ms} ms after gpod was Ready (bound ${REMASK_BOUND} s): $(masks_now)"
+	ms=$(wait_masks "$keep" "$t0")
+	echo "# re-mask: every tuned device left CPU $cpu out ${ms} ms after kubectl apply of gpod (bound ${REMASK_BOUND} s): $(masks_now)"
 	t_eq "within ${REMASK_BOUND} s every tuned device's mask is $keep (CPU $cpu out), each pod's eth0 read inside its netns" \
 		yes "$([ "$ms" != timeout ] && echo yes || echo "no: $(masks_now)")"
 	for p in tuned-a tuned-b gpod; do
@@ -344,8 +364,10 @@ check_exclusive() {
 		t_eq "default/$p: status says cpus=$rest" yes "$(status_annotation "$p" default | grep -q "cpus=$rest " && echo yes)"
 	done
 	t_eq "metrics: flowsteer_drift_devices 0" 0 "$(metric_sum flowsteer_drift_devices)"
+	mask_targets tuned-a tuned-b
+	t0=$(date +%s%N)
 	t_run "kubectl delete pod gpod" kubectl -n default delete pod gpod --grace-period=1 --wait=true --timeout=60s
-	ms=$(wait_masks "$ALL")
+	ms=$(wait_masks "$ALL" "$t0")
 	echo "# after gpod's delete: CPU $cpu back in ${ms} ms: $(masks_now)"
 	t_eq "within ${REMASK_BOUND} s of the delete, CPU $cpu is back in every tuned device's mask ($ALL)" yes \
 		"$([ "$ms" != timeout ] && echo yes || echo "no: $(masks_now)")"
