@@ -314,6 +314,24 @@ masks_now() {
 # netns, its cali*, vxlan.calico) steers onto MASK.
 all_masks_are() { ! masks_now | tr " " "\n" | grep -qv "=$1\$"; }
 
+# t_truthful POD: what the record says of the pod's eth0 is what the
+# kernel has: "applied" with its cpus means that mask, read inside the
+# netns; anything else must not claim the CPUs.
+t_truthful() {
+	local rec st cpus kern
+	rec=$(record "$1" default)
+	st=$(jq -r '.devices[]? | select(.name == "eth0") | .status' <<<"$rec")
+	cpus=$(jq -r '.cpus' <<<"$rec")
+	kern=$(pod_sysfs "$1" default rps_cpus)
+	if [ "$st" = applied ]; then
+		t_eq "default/$1: the record says eth0 applied with cpus $cpus: the kernel's eth0 (inside its netns) agrees" \
+			"$(cpulist_to_mask "$cpus")" "$kern"
+	else
+		t_eq "default/$1: the record says eth0 $st: not applied, and the status line does not say applied" no \
+			"$(status_annotation "$1" default | grep -q 'eth0:applied' && echo yes || echo no)"
+	fi
+}
+
 exclusive_cpu() {
 	jq -r --arg uid "$1" '.entries[$uid].main // empty' /var/lib/kubelet/cpu_manager_state 2>/dev/null
 }
@@ -360,6 +378,7 @@ check_exclusive() {
 		t_eq "default/$p: containers running" yes "$(pod_containers_running "$p" default)"
 		t_eq "default/$p: record cpus = $rest and every device applied" "$rest yes" \
 			"$(record "$p" default | jq -r '[.cpus, (if ([.devices[] | select(.scope != "node") | .status] | all(. == "applied")) then "yes" else "no" end)] | join(" ")')"
+		t_truthful "$p"
 		t_status "$p" default
 		t_eq "default/$p: status says cpus=$rest" yes "$(status_annotation "$p" default | grep -q "cpus=$rest " && echo yes)"
 	done
@@ -395,7 +414,7 @@ check_metrics() {
 	ipb=$(kubectl -n default get pod tuned-b -o jsonpath='{.status.podIP}')
 	pida=$(pod_pids tuned-a default | head -n1)
 	before=$(metric_sum flowsteer_softnet_processed_total)
-	nsenter -t "$pida" -n ping -q -c $n -i 0.002 -s 1000 "$ipb" >"$KT/ping.out" 2>&1
+	nsenter -t "$pida" -n ping -n -q -c $n -i 0.002 -w 20 -s 1000 "$ipb" >"$KT/ping.out" 2>&1
 	after=$(metric_sum flowsteer_softnet_processed_total)
 	t_eq "ping tuned-a -> tuned-b: $n replies" "$n" "$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$KT/ping.out")"
 	t_eq "flowsteer_softnet_processed_total rose by at least 4 x $n (each packet received on a cali* and an eth0)" yes \

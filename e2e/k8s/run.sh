@@ -94,6 +94,7 @@ outer_cleanup() {
 	read -r PASS FAIL 2>/dev/null <"$KT.counts" || { PASS=0 FAIL=1; }
 	rm -f "$KT.counts"
 	NUM=$((PASS + FAIL))
+	[ "$rc" = 0 ] || [ "$FAIL" != 0 ] || not_ok "the run ended early" "exit status $rc"
 	if [ ${#left[@]} = 0 ]; then
 		ok "cleanup: no process, mount, namespace or cgroup of the run is left (the iptables rules went with the node netns)"
 	else
