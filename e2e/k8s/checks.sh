@@ -466,8 +466,10 @@ check_rolling() {
 		"$(sha256sum <"$FLOWSTEER_BIN")" "$(sha256sum </opt/cni/bin/flowsteer 2>/dev/null)"
 }
 
+records_none() { [ -z "$(find "$FS_RUN/attachments" -name '*.json' 2>/dev/null)" ]; }
+
 check_uninstall() {
-	local p i
+	local i t0
 	echo "# uninstall: kubectl delete -f conf/flowsteer-daemonset.yaml"
 	t_run "kubectl delete -f daemonset.yaml" kubectl delete -f "$KT/daemonset.yaml" --wait=true --timeout=60s
 	for ((i = 0; i < 240; i++)); do
@@ -480,6 +482,11 @@ check_uninstall() {
 	t_eq "vxlan.calico still tuned while tuned pods remain" "$ALL" "$(dev_sysfs vxlan.calico rps_cpus)"
 	t_run "kubectl delete the tuned pods" kubectl -n default delete pod tuned-a tuned-b roll-0 roll-1 roll-2 roll-3 \
 		roll-4 roll-5 roll-6 roll-7 --grace-period=1 --wait=true --timeout=90s
+	# The API object goes when the containers have stopped; the kubelet
+	# tears the sandbox down (StopPodSandbox: the DEL) right after.
+	t0=$SECONDS
+	k8s_until 60 "the DELs of the deleted pods" records_none
+	echo "# records gone $((SECONDS - t0)) s after the pod objects"
 	t_eq "their DELs ran: no record left" 0 "$(find "$FS_RUN/attachments" -name '*.json' 2>/dev/null | wc -l)"
 	t_eq "vxlan.calico rps_cpus / rps_flow_cnt back to the original values" \
 		"${ORIG[rps_cpus]} ${ORIG[rps_flow_cnt]}" "$(dev_sysfs vxlan.calico rps_cpus) $(dev_sysfs vxlan.calico rps_flow_cnt)"
