@@ -422,9 +422,13 @@ check_metrics() {
 	echo "# softnet processed: +$((after - before)) over all CPUs"
 }
 
-# The entry sampled every 0.1 s into FILE while the rollout runs.
+# Every 0.1 s while the rollout runs, into FILE: the number of flowsteer
+# entries in the conflist and the size of the plugin binary on the node.
 entry_sampler() {
-	while [ -e "$KT/sampling" ]; do flowsteer_entries; sleep 0.1; done >"$1"
+	while [ -e "$KT/sampling" ]; do
+		echo "$(flowsteer_entries) $(stat -c %s /opt/cni/bin/flowsteer 2>/dev/null || echo none)"
+		sleep 0.1
+	done >"$1"
 }
 
 check_rolling() {
@@ -460,7 +464,10 @@ check_rolling() {
 		"$(kubectl get events -A -o json | jq -r '.items[] | select(.reason == "FailedCreatePodSandBox" or .reason == "FailedKillPod") | .message' | head -n 2)"
 	t_eq "no error in the plugin's log" "" "$(grep ' error ' /var/log/flowsteer/flowsteer.log | head -n 2)"
 	t_eq "the flowsteer entry was in the conflist at every sample (every 0.1 s) of the rollout" \
-		"1" "$(sort -u "$KT/entry-samples" | xargs)"
+		"1" "$(awk '{print $1}' "$KT/entry-samples" | sort -u | xargs)"
+	t_eq "the plugin binary had its full size ($(stat -c %s "$FLOWSTEER_BIN") bytes) at every sample of the rollout" \
+		"$(stat -c %s "$FLOWSTEER_BIN")" "$(awk '{print $2}' "$KT/entry-samples" | sort -u | xargs)"
+	echo "# $(wc -l <"$KT/entry-samples") samples during the rollout"
 	t_eq "the conflist has exactly one flowsteer entry" 1 "$(flowsteer_entries)"
 	t_eq "/opt/cni/bin/flowsteer complete (the image's plugin, byte for byte)" \
 		"$(sha256sum <"$FLOWSTEER_BIN")" "$(sha256sum </opt/cni/bin/flowsteer 2>/dev/null)"

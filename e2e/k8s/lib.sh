@@ -302,7 +302,12 @@ k8s_cni() {
 	ip link add vxlan.calico address 66:0e:00:00:00:01 mtu 1450 type vxlan id 4096 local "$K8S_NODE_IP" \
 		dev eth0 dstport 4789 nolearning &&
 		ip addr add 10.244.1.0/32 dev vxlan.calico && ip link set vxlan.calico up &&
-		ip route add blackhole "$K8S_POD_BLOCK" proto 80
+		ip route add blackhole "$K8S_POD_BLOCK" proto 80 || return 1
+	# Pods reach their gateway 169.254.1.1 through proxy ARP on their cali*,
+	# which answers only for an address the node routes elsewhere: a real
+	# node's default route does that; here (no default route, nothing may
+	# leave) a route for that one address does.
+	ip route add 169.254.1.1/32 dev eth0
 }
 
 k8s_svc_rule() { iptables-save -t nat | grep -q -- "-d $K8S_SVC_IP/32"; }
