@@ -63,6 +63,7 @@ pod_sysfs() {
 	local pid
 	pid=$(pod_pids "$1" "$2" | head -n1)
 	[ -n "$pid" ] || { echo "(no pod)"; return; }
+	# shellcheck disable=SC2016 # $1 is the inner shell's
 	nsenter -t "$pid" -n -- unshare -m --propagation private \
 		sh -c 'mount -t sysfs sysfs /sys && cat "$1"' _ "/sys/class/net/eth0/queues/rx-0/$3" 2>/dev/null ||
 		echo "(missing)"

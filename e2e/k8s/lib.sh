@@ -320,6 +320,7 @@ k8s_node_ready() {
 
 # k8s_up: the whole node, Ready, with the default ServiceAccount.
 k8s_up() {
+	# shellcheck disable=SC2034 # read by checks.sh (inner_cleanup)
 	declare -gA K8S_PID=()
 	K8S_ORDER=()
 	mkdir -p "$KT/log"
