@@ -398,6 +398,7 @@ check_quiet() {
 	local before after new
 	echo "# quiet watches: no change for $QUIET s (K8S_QUIET_SECONDS)"
 	before=$(agent_log | wc -l)
+	t_eq "the agent's log reads through kubectl logs ($before lines so far)" yes "$([ "$before" -gt 0 ] && echo yes)"
 	sleep "$QUIET"
 	new=$(agent_log | tail -n +"$((before + 1))")
 	after=$(agent_log | wc -l)
