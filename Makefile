@@ -120,7 +120,7 @@ UNIT_BIN   := $(UNIT_SRC:test/unit/%.c=$(BUILD)/test/%)
 
 BIN := $(BUILD)/flowsteer
 
-.PHONY: all test unit bats e2e e2e-cri e2e-steer test-prom check-prom prom-rules bench bench-e2e demo fuzz install uninstall clean distclean lint
+.PHONY: all test unit bats e2e e2e-cri e2e-k8s e2e-steer test-prom check-prom prom-rules bench bench-e2e demo fuzz install uninstall clean distclean lint
 all: $(BIN)
 
 $(BIN): $(CMD_OBJ) $(NSS_OBJ) $(BUILD)/libflowsteer.a $(CJSON_A)
@@ -207,6 +207,14 @@ e2e-cri:
 	$(call deps,build test e2e)
 	$(Q)$(SUBMAKE) $(BIN)
 	$(Q)FLOWSTEER_BIN=$(abspath $(BIN)) e2e/cri/run.sh
+
+# A real single-node Kubernetes (built once from Debian's source package,
+# cached), the shipped manifests and the image from make image (root; see
+# e2e/README.md). K8S_QUIET_SECONDS (default 600) shortens the quiet phase.
+e2e-k8s:
+	$(call deps,build test e2e image k8s)
+	$(Q)$(SUBMAKE) image
+	$(Q)FLOWSTEER_BIN=$(abspath $(BIN)) e2e/k8s/run.sh
 
 # The steering section alone, on its own testbed: STEER_ARGS='--repeat 20'.
 e2e-steer:
