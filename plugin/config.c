@@ -47,7 +47,7 @@ int config_scope_parse(const char *s, enum fs_scope *sc)
 	return 0;
 }
 
-int config_cpuspec_parse(const char *s, struct fs_cpuspec *spec, char *errbuf, size_t errlen)
+static int config_cpuspec_parse(const char *s, struct fs_cpuspec *spec, char *errbuf, size_t errlen)
 {
 	memset(spec, 0, sizeof(*spec));
 	snprintf(spec->text, sizeof(spec->text), "%s", s);

@@ -34,7 +34,8 @@ void kview_close(struct kview *kv)
 	*kv = (struct kview)KVIEW_INIT;
 }
 
-int kview_host(struct kview *kv, struct fs_err *e)
+/* host_class and nl (opened once; -1 with e set on failure). */
+static int kview_host(struct kview *kv, struct fs_err *e)
 {
 	int ret;
 
@@ -48,7 +49,9 @@ int kview_host(struct kview *kv, struct fs_err *e)
 	return 0;
 }
 
-int kview_pod(struct kview *kv, const char *netns, struct fs_err *e)
+/* nsfd and pod_class for a netns path. Code 4 naming the path when it is
+ * not a network namespace, 102 without the privilege to enter it. */
+static int kview_pod(struct kview *kv, const char *netns, struct fs_err *e)
 {
 	int fd = netns_open(netns);
 

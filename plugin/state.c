@@ -39,7 +39,7 @@ static int dir_open(int at, const char *path, bool create, const char *shown, st
 	fd = file_open_trusted(at, path, O_RDONLY | O_DIRECTORY, 0, why, sizeof(why));
 	if (fd == -ENOENT && !create)
 		return -ENOENT;
-	if (fd == -EPERM)
+	if (fd == ERR_UNTRUSTED)
 		return err_set(e, CNI_ERR_IO, "stateDir %s is not safe to use: %s", shown, why);
 	if (fd < 0)
 		return err_set(e, CNI_ERR_IO, "stateDir %s: %s", shown, strerror(-fd));
@@ -75,7 +75,7 @@ static int lock_take(struct state *st, struct fs_err *e)
 	int ret;
 
 	st->lockfd = file_open_trusted(st->dirfd, "lock", O_RDWR | O_CREAT, 0600, why, sizeof(why));
-	if (st->lockfd == -EPERM)
+	if (st->lockfd == ERR_UNTRUSTED)
 		return err_set(e, CNI_ERR_IO, "lock %s/lock is not safe to use: %s", st->dir, why);
 	if (st->lockfd < 0)
 		return err_set(e, CNI_ERR_IO, "opening lock %s/lock: %s", st->dir, strerror(-st->lockfd));
@@ -115,7 +115,7 @@ static int file_json(int dirfd, const char *name, const char *shown, cJSON **out
 	ret = file_read_trusted(dirfd, name, STATE_FILE_MAX, &buf, &len, why, sizeof(why));
 	if (ret == -ENOENT)
 		return -ENOENT;
-	if (ret == -EPERM)
+	if (ret == ERR_UNTRUSTED)
 		return err_set(e, CNI_ERR_IO, "state file %s is not safe to use: %s", shown, why);
 	if (ret)
 		return err_set(e, CNI_ERR_IO, "reading state file %s: %s", shown, why);
@@ -928,7 +928,7 @@ static int claim_open(struct state *st, bool create)
 		if (fd >= 0)
 			close(fd);
 		fd = file_open_trusted(dfd, name, O_RDWR | (create ? O_CREAT : 0), 0600, why, sizeof(why));
-		if (fd == -EPERM)
+		if (fd == ERR_UNTRUSTED)
 			log_msg(LOG_LVL_ERROR, "node claim %s/%s is not safe to use: %s", STATE_CLAIM_DIR, name, why);
 		/* Always taken after the stateDir lock: no two invocations
 		 * can wait on each other's. */
