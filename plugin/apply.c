@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "claim.h"
 #include "log.h"
 #include "sysfs.h"
 #include "util.h"
@@ -385,7 +386,7 @@ static int node_load(struct state *st, struct attachment *a, struct node_state *
 		node_skip_all(a, err.msg);
 		return -1;
 	}
-	ret = state_node_claim(st, other, sizeof(other));
+	ret = claim_take(st, other, sizeof(other));
 	if (ret == -EBUSY) {
 		char why[PATH_MAX + 64];
 
@@ -394,7 +395,7 @@ static int node_load(struct state *st, struct attachment *a, struct node_state *
 		return -1;
 	}
 	if (ret)
-		log_msg(LOG_LVL_WARN, "node claim in %s: %s", STATE_CLAIM_DIR,
+		log_msg(LOG_LVL_WARN, "node claim in %s: %s", CLAIM_DIR,
 			ret == ERR_UNTRUSTED ? "not safe to use" : strerror(-ret));
 	snprintf(n->boot_id, sizeof(n->boot_id), "%s", st->boot_id);
 	return 0;
@@ -508,7 +509,7 @@ int apply_node_release(struct state *st, bool restore)
 		state_node_remove(st);
 	}
 	if (ret != -1)
-		state_node_unclaim(st);
+		claim_release(st);
 	node_state_clear(n);
 	free(n);
 	return 0;

@@ -11,7 +11,7 @@
  *                        "fuzzNamespaceAnnotations" object as the namespace's)
  *   annotcache_parse    (the input as the agent's annotations file)
  *   cpumgr_parse        (the input as the kubelet's cpu_manager_state)
- *   state_attachment_parse (the input as a stateDir record)
+ *   model_json_attachment_parse (the input as a stateDir record)
  *   conflist_insert / conflist_remove (the input as a CNI config file)
  *   cpumask_parse_list / cpumask_parse_hex on every string in the input,
  *                       with round trips through the formatters checked
@@ -38,6 +38,7 @@
 #include "cpumask.h"
 #include "cpuset.h"
 #include "prevres.h"
+#include "model_json.h"
 #include "state.h"
 #include "util.h"
 
@@ -222,7 +223,7 @@ static void fuzz_side_files(const char *buf, size_t len)
 		CHECK(k.policy == CPUMGR_NONE || k.policy == CPUMGR_STATIC);
 	j = cJSON_ParseWithLength(buf, len);
 	a = j ? attachment_new() : NULL;
-	if (a && state_attachment_parse(j, "fuzz", a, &e) == 0) {
+	if (a && model_json_attachment_parse(j, "fuzz", a, &e) == 0) {
 		CHECK(containerid_valid(a->container_id) && ifname_valid(a->ifname));
 		for (int i = 0; i < a->ndev; i++) {
 			CHECK(ifname_valid(a->devs[i].name));
