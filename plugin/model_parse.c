@@ -13,15 +13,16 @@
 static int mask_parse(const struct jschema *s, const cJSON *o, const char *key, bool nullable,
 		      struct cpumask *m, bool *present)
 {
-	char buf[CPUMASK_HEX_MAX] = "", msg[128];
+	char buf[CPUMASK_HEX_MAX] = "";
+	struct fs_err pe = { 0 };
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 
 	if (present)
 		*present = v && !cJSON_IsNull(v);
 	if (js_str(s, o, key, nullable, buf, sizeof(buf)))
 		return -1;
-	if (cpumask_parse_list(buf, m, msg, sizeof(msg)))
-		return err_set(s->e, s->code, "%s: key \"%s\": %s", s->where, key, msg);
+	if (cpumask_parse_list(buf, m, &pe))
+		return err_set(s->e, s->code, "%s: key \"%s\": %s", s->where, key, pe.msg);
 	return 0;
 }
 

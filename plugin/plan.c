@@ -174,6 +174,7 @@ static int cache_load(const struct plan_req *req, struct annotcache *c, struct f
 	const struct cni_env *env = req->env;
 	const char *path = req->cfg->annotations_file;
 	char why[256] = "", *buf = NULL;
+	struct fs_err pe = { 0 };
 	size_t len = 0;
 	long long age;
 	int ret;
@@ -184,10 +185,10 @@ static int cache_load(const struct plan_req *req, struct annotcache *c, struct f
 		return -1;
 	}
 	if (!ret)
-		ret = annotcache_parse(buf, len, env->k8s_namespace, env->k8s_pod, c, why, sizeof(why));
+		ret = annotcache_parse(buf, len, env->k8s_namespace, env->k8s_pod, c, &pe);
 	free(buf);
 	if (ret) {
-		warn_add(w, "annotationsFile %s: %s; ignored", path, why);
+		warn_add(w, "annotationsFile %s: %s; ignored", path, pe.code ? pe.msg : why);
 		return -1;
 	}
 	age = (long long)time(NULL) - c->synced_at;

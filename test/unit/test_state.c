@@ -32,8 +32,8 @@ static struct attachment *sample(void)
 	a->scope = FS_SCOPE_BOTH;
 	a->source = SRC_AGENT_POD;
 	a->node_ref = true;
-	cpumask_parse_list("0-3", &a->cpus, NULL, 0);
-	cpumask_parse_list("5", &a->excluded.kubelet, NULL, 0);
+	cpumask_parse_list("0-3", &a->cpus, NULL);
+	cpumask_parse_list("5", &a->excluded.kubelet, NULL);
 	a->sock = (struct sock_flow){ SOCK_APPLIED, 4096, 32768 };
 	d = model_dev_add(a->devs, &a->ndev, "eth0", DEV_SCOPE_CONTAINER);
 	model_dev_set_queues(d, 2);
