@@ -74,18 +74,25 @@ cJSON *model_json_warnings(const struct fs_warn *w)
 	return a;
 }
 
-static void ids_json(cJSON *o, const struct attachment *a)
+/* Which pod interface: the record's and the status view's. */
+static void pod_json(cJSON *o, const struct attachment *a)
 {
-	cJSON_AddNumberToObject(o, "version", STATE_VERSION);
-	cJSON_AddStringToObject(o, "bootId", a->boot_id);
 	cJSON_AddStringToObject(o, "containerId", a->container_id);
 	cJSON_AddStringToObject(o, "ifname", a->ifname);
 	cJSON_AddStringToObject(o, "netns", a->netns);
 	cJSON_AddStringToObject(o, "podNamespace", a->pod_namespace);
 	cJSON_AddStringToObject(o, "podName", a->pod_name);
 	cJSON_AddStringToObject(o, "podUid", a->pod_uid);
-	cJSON_AddStringToObject(o, "network", a->network);
-	cJSON_AddNumberToObject(o, "time", (double)a->time);
+}
+
+/* What was decided for it: the record's and the status view's. */
+static void decision_json(cJSON *o, const struct attachment *a)
+{
+	cJSON_AddStringToObject(o, "mode", config_mode_name(a->mode));
+	cJSON_AddStringToObject(o, "scope", config_scope_name(a->scope));
+	cJSON_AddItemToObject(o, "cpus", mask_json(&a->cpus));
+	cJSON_AddStringToObject(o, "source", model_source_name(a->source));
+	cJSON_AddBoolToObject(o, "nodeRef", a->node_ref);
 }
 
 cJSON *model_json_attachment(const struct attachment *a)
@@ -94,14 +101,14 @@ cJSON *model_json_attachment(const struct attachment *a)
 
 	if (!o)
 		return NULL;
-	ids_json(o, a);
-	cJSON_AddStringToObject(o, "mode", config_mode_name(a->mode));
-	cJSON_AddStringToObject(o, "scope", config_scope_name(a->scope));
-	cJSON_AddItemToObject(o, "cpus", mask_json(&a->cpus));
+	cJSON_AddNumberToObject(o, "version", STATE_VERSION);
+	cJSON_AddStringToObject(o, "bootId", a->boot_id);
+	pod_json(o, a);
+	cJSON_AddStringToObject(o, "network", a->network);
+	cJSON_AddNumberToObject(o, "time", (double)a->time);
+	decision_json(o, a);
 	cJSON_AddItemToObject(o, "cpusAnnotation",
 			      a->cpus_narrowed ? mask_json(&a->cpus_annotation) : cJSON_CreateNull());
-	cJSON_AddStringToObject(o, "source", model_source_name(a->source));
-	cJSON_AddBoolToObject(o, "nodeRef", a->node_ref);
 	x = cJSON_AddObjectToObject(o, "excludedCpus");
 	cJSON_AddItemToObject(x, "isolated", mask_json(&a->excluded.isolated));
 	cJSON_AddItemToObject(x, "nohzFull", mask_json(&a->excluded.nohz_full));
@@ -146,21 +153,13 @@ cJSON *model_json_node(const struct node_state *n)
 cJSON *model_json_attachment_view(const struct attachment *a)
 {
 	cJSON *o = cJSON_CreateObject();
-	char cpus[CPUMASK_HEX_MAX], line[1024];
+	char line[1024];
 
-	cpumask_format_list(&a->cpus, cpus, sizeof(cpus));
+	if (!o)
+		return NULL;
 	model_status_line(a, line, sizeof(line));
-	cJSON_AddStringToObject(o, "podNamespace", a->pod_namespace);
-	cJSON_AddStringToObject(o, "podName", a->pod_name);
-	cJSON_AddStringToObject(o, "podUid", a->pod_uid);
-	cJSON_AddStringToObject(o, "containerId", a->container_id);
-	cJSON_AddStringToObject(o, "ifname", a->ifname);
-	cJSON_AddStringToObject(o, "netns", a->netns);
-	cJSON_AddStringToObject(o, "mode", config_mode_name(a->mode));
-	cJSON_AddStringToObject(o, "scope", config_scope_name(a->scope));
-	cJSON_AddStringToObject(o, "cpus", cpus);
-	cJSON_AddStringToObject(o, "source", model_source_name(a->source));
-	cJSON_AddBoolToObject(o, "nodeRef", a->node_ref);
+	pod_json(o, a);
+	decision_json(o, a);
 	cJSON_AddStringToObject(o, "status", line);
 	return o;
 }
