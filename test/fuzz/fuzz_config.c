@@ -85,8 +85,9 @@ static void fuzz_cpumask_string(const char *s)
 {
 	static struct cpumask m, back;
 	static char list[CPUMASK_MAX_CPUS * 6], hex[CPUMASK_HEX_MAX];
+	struct fs_err e = { 0 };
 
-	if (cpumask_parse_list(s, &m, NULL) == 0) {
+	if (cpumask_parse_list(s, &m, &e) == 0) {
 		CHECK(cpumask_last(&m) < CPUMASK_MAX_CPUS);
 		CHECK(cpumask_format_list(&m, list, sizeof(list)) == 0);
 		CHECK(cpumask_parse_list(list, &back, NULL) == 0);
@@ -95,7 +96,7 @@ static void fuzz_cpumask_string(const char *s)
 		CHECK(cpumask_parse_hex(hex, &back) == 0);
 		CHECK(cpumask_equal(&m, &back));
 	} else {
-		CHECK(err[0] != '\0');
+		CHECK(e.code == CNI_ERR_DECODE && e.msg[0] != '\0');
 	}
 	if (cpumask_parse_hex(s, &m) == 0) {
 		unsigned nbits = (unsigned)cpumask_last(&m) + 1;
