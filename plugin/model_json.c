@@ -183,11 +183,12 @@ cJSON *model_json_dev_view(const struct dev *d, unsigned nbits)
 
 cJSON *model_json_node_dev_view(const struct dev *nd, unsigned nbits)
 {
-	cJSON *j = cJSON_CreateObject(), *orig = cJSON_AddArrayToObject(j, "original");
+	cJSON *j = cJSON_CreateObject(), *orig;
 	char h[CPUMASK_HEX_MAX];
 
 	cJSON_AddStringToObject(j, "name", nd->name);
 	cJSON_AddNumberToObject(j, "queues", nd->nq);
+	orig = cJSON_AddArrayToObject(j, "original");
 	for (int i = 0; i < nd->nq; i++) {
 		cJSON *q = cJSON_CreateObject();
 
