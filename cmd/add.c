@@ -6,6 +6,7 @@
 #include "log.h"
 #include "plan.h"
 #include "prevres.h"
+#include "result.h"
 #include "state.h"
 #include "util.h"
 
@@ -76,7 +77,7 @@ static void add_report(struct cni_ctx *ctx, const struct attachment *a)
 	model_status_line(a, line, sizeof(line));
 	log_msg(LOG_LVL_INFO, "pod %s/%s netns %s source %s: %s", a->pod_namespace, a->pod_name,
 		ctx->env.netns, model_source_name(a->source), line);
-	cJSON_AddItemToObject(ctx->out, "flowsteer", state_result_json(a));
+	cJSON_AddItemToObject(ctx->out, "flowsteer", result_json(a));
 }
 
 int cni_add(struct cni_ctx *ctx, struct fs_err *e)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "model_json.h"
 #include "plan.h"
 #include "state.h"
 #include "sysfs.h"
@@ -29,29 +30,21 @@ static void hex(const struct status_view *w, const struct cpumask *m, char *buf,
 	cpumask_format_hex(m, w->nbits, buf, len);
 }
 
+/* The record's view of a device and what was read live. */
 static cJSON *dev_view_json(const struct status_view *w, const struct verify_dev *v)
 {
-	cJSON *j = cJSON_CreateObject();
-	char want[CPUMASK_HEX_MAX], live[CPUMASK_HEX_MAX];
+	cJSON *j = model_json_dev_view(v->dev, w->nbits);
+	char live[CPUMASK_HEX_MAX];
 
-	hex(w, &v->dev->want_cpus, want, sizeof(want));
 	hex(w, &v->live_cpus, live, sizeof(live));
-	cJSON_AddStringToObject(j, "name", v->dev->name);
-	cJSON_AddStringToObject(j, "scope", model_scope_name(v->dev->scope));
 	cJSON_AddNumberToObject(j, "queues", v->queues);
-	cJSON_AddStringToObject(j, "rpsCpus", want);
 	cJSON_AddStringToObject(j, "liveRpsCpus", v->state == VERIFY_OK || v->state == VERIFY_DRIFT ? live : "");
-	if (v->dev->want_flow >= 0)
-		cJSON_AddNumberToObject(j, "flowCnt", (double)v->dev->want_flow);
 	if (v->live_flow >= 0)
 		cJSON_AddNumberToObject(j, "liveFlowCnt", (double)v->live_flow);
 	cJSON_AddStringToObject(j, "state", verify_state_name(v->state));
 	if (v->msg[0])
 		cJSON_AddStringToObject(j, "detail", v->msg);
-	cJSON_AddStringToObject(j, "status", model_status_name(v->dev->status));
-	if (v->dev->status != DEV_APPLIED)
-		cJSON_AddStringToObject(j, "reason", v->dev->reason);
-	return state_dev_outcome_json(j, v->dev);
+	return j;
 }
 
 static void dev_view_text(const struct status_view *w, const struct verify_dev *v)
@@ -75,26 +68,6 @@ static void dev_view_text(const struct status_view *w, const struct verify_dev *
 	printf("\n");
 }
 
-static cJSON *attachment_view_json(const struct attachment *a)
-{
-	cJSON *o = cJSON_CreateObject();
-	char cpus[CPUMASK_HEX_MAX];
-
-	cpumask_format_list(&a->cpus, cpus, sizeof(cpus));
-	cJSON_AddStringToObject(o, "podNamespace", a->pod_namespace);
-	cJSON_AddStringToObject(o, "podName", a->pod_name);
-	cJSON_AddStringToObject(o, "podUid", a->pod_uid);
-	cJSON_AddStringToObject(o, "containerId", a->container_id);
-	cJSON_AddStringToObject(o, "ifname", a->ifname);
-	cJSON_AddStringToObject(o, "netns", a->netns);
-	cJSON_AddStringToObject(o, "mode", config_mode_name(a->mode));
-	cJSON_AddStringToObject(o, "scope", config_scope_name(a->scope));
-	cJSON_AddStringToObject(o, "cpus", cpus);
-	cJSON_AddStringToObject(o, "source", model_source_name(a->source));
-	cJSON_AddBoolToObject(o, "nodeRef", a->node_ref);
-	return o;
-}
-
 static int status_visit(const char *file, struct attachment *a, const struct fs_err *err, void *arg)
 {
 	struct status_view *w = arg;
@@ -110,7 +83,7 @@ static int status_visit(const char *file, struct attachment *a, const struct fs_
 	w->n++;
 	verify_attachment(a, NULL, v, &n);
 	if (w->json) {
-		o = attachment_view_json(a);
+		o = model_json_attachment_view(a);
 		devs = cJSON_AddArrayToObject(o, "devices");
 		cJSON_AddItemToArray(w->arr, o);
 	} else {
@@ -136,19 +109,9 @@ static int status_visit(const char *file, struct attachment *a, const struct fs_
 
 static cJSON *node_dev_json(const struct status_view *w, const struct dev *nd, const struct dev *live)
 {
-	cJSON *j = cJSON_CreateObject(), *orig = cJSON_AddArrayToObject(j, "original");
+	cJSON *j = model_json_node_dev_view(nd, w->nbits);
 	char h[CPUMASK_HEX_MAX];
 
-	cJSON_AddStringToObject(j, "name", nd->name);
-	cJSON_AddNumberToObject(j, "queues", nd->nq);
-	for (int i = 0; i < nd->nq; i++) {
-		cJSON *q = cJSON_CreateObject();
-
-		hex(w, &nd->q[i].orig_cpus, h, sizeof(h));
-		cJSON_AddStringToObject(q, "rpsCpus", h);
-		cJSON_AddNumberToObject(q, "flowCnt", (double)nd->q[i].orig_flow);
-		cJSON_AddItemToArray(orig, q);
-	}
 	hex(w, live->nq ? &live->q[0].orig_cpus : &nd->q[0].orig_cpus, h, sizeof(h));
 	cJSON_AddStringToObject(j, "liveRpsCpus", live->status == DEV_APPLIED && live->nq ? h : "-");
 	if (live->status == DEV_APPLIED && live->nq && live->q[0].orig_flow >= 0)

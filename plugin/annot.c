@@ -77,7 +77,8 @@ static int annot_cpus_parse(const char *val, const struct cpumask *node_cpus, st
 			    char *why, size_t whylen)
 {
 	struct cpumask m, extra;
-	char err[128] = "", list[256] = "";
+	struct fs_err pe = { 0 };
+	char list[256] = "";
 
 	if (!strcmp(val, "all")) {
 		*out = *node_cpus;
@@ -87,8 +88,8 @@ static int annot_cpus_parse(const char *val, const struct cpumask *node_cpus, st
 		}
 		return 0;
 	}
-	if (cpumask_parse_list(val, &m, err, sizeof(err))) {
-		snprintf(why, whylen, "is not a cpulist (%s)", err);
+	if (cpumask_parse_list(val, &m, &pe)) {
+		snprintf(why, whylen, "is not a cpulist (%.200s)", pe.msg);
 		return -1;
 	}
 	cpumask_andnot(&extra, &m, node_cpus);

@@ -38,101 +38,81 @@ long long annotcache_time(const char *s)
 	return t - (oh * 3600LL + om * 60LL);
 }
 
-static int strings_only(const cJSON *o, const char *where, char *errbuf, size_t errlen)
+static int strings_only(const cJSON *o, const char *where, struct fs_err *e)
 {
 	const cJSON *v;
 
-	if (!cJSON_IsObject(o)) {
-		snprintf(errbuf, errlen, "%.120s must be an object", where);
-		return -1;
-	}
+	if (!cJSON_IsObject(o))
+		return err_set(e, CNI_ERR_DECODE, "%.120s must be an object", where);
 	cJSON_ArrayForEach(v, o) {
-		if (!cJSON_IsString(v)) {
-			snprintf(errbuf, errlen, "%.120s[\"%.60s\"] must be a string", where, v->string);
-			return -1;
-		}
+		if (!cJSON_IsString(v))
+			return err_set(e, CNI_ERR_DECODE, "%.120s[\"%.60s\"] must be a string", where, v->string);
 	}
 	return 0;
 }
 
-static int namespaces_check(const cJSON *nss, char *errbuf, size_t errlen)
+static int namespaces_check(const cJSON *nss, struct fs_err *e)
 {
 	const cJSON *n;
 	char where[160];
 
-	if (!cJSON_IsObject(nss)) {
-		snprintf(errbuf, errlen, "\"namespaces\" is missing or not an object");
-		return -1;
-	}
+	if (!cJSON_IsObject(nss))
+		return err_set(e, CNI_ERR_DECODE, "\"namespaces\" is missing or not an object");
 	cJSON_ArrayForEach(n, nss) {
 		snprintf(where, sizeof(where), "namespaces[\"%.60s\"]", n->string);
-		if (strings_only(n, where, errbuf, errlen))
+		if (strings_only(n, where, e))
 			return -1;
 	}
 	return 0;
 }
 
-static int pods_check(const cJSON *pods, char *errbuf, size_t errlen)
+static int pods_check(const cJSON *pods, struct fs_err *e)
 {
 	const cJSON *p, *uid;
 	char where[200];
 
-	if (!cJSON_IsObject(pods)) {
-		snprintf(errbuf, errlen, "\"pods\" is missing or not an object");
-		return -1;
-	}
+	if (!cJSON_IsObject(pods))
+		return err_set(e, CNI_ERR_DECODE, "\"pods\" is missing or not an object");
 	cJSON_ArrayForEach(p, pods) {
 		snprintf(where, sizeof(where), "pods[\"%.120s\"]", p->string);
 		uid = cJSON_GetObjectItemCaseSensitive(p, "uid");
-		if (!cJSON_IsObject(p) || !cJSON_IsString(uid) || strlen(uid->valuestring) >= 64) {
-			snprintf(errbuf, errlen, "%s must be an object with a string \"uid\"", where);
-			return -1;
-		}
+		if (!cJSON_IsObject(p) || !cJSON_IsString(uid) || strlen(uid->valuestring) >= 64)
+			return err_set(e, CNI_ERR_DECODE, "%s must be an object with a string \"uid\"", where);
 		strcat(where, ".annotations");
-		if (strings_only(cJSON_GetObjectItemCaseSensitive(p, "annotations"), where, errbuf, errlen))
+		if (strings_only(cJSON_GetObjectItemCaseSensitive(p, "annotations"), where, e))
 			return -1;
 	}
 	return 0;
 }
 
-static int header_check(const cJSON *root, struct annotcache *c, char *errbuf, size_t errlen)
+static int header_check(const cJSON *root, struct annotcache *c, struct fs_err *e)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "version");
 	const cJSON *at = cJSON_GetObjectItemCaseSensitive(root, "syncedAt");
 
-	if (!cJSON_IsObject(root)) {
-		snprintf(errbuf, errlen, "not a JSON object");
-		return -1;
-	}
-	if (!cJSON_IsNumber(v) || v->valuedouble != 1) {
-		snprintf(errbuf, errlen, "\"version\" is not 1");
-		return -1;
-	}
+	if (!cJSON_IsObject(root))
+		return err_set(e, CNI_ERR_DECODE, "not a JSON object");
+	if (!cJSON_IsNumber(v) || v->valuedouble != 1)
+		return err_set(e, CNI_ERR_DECODE, "\"version\" is not 1");
 	c->synced_at = cJSON_IsString(at) ? annotcache_time(at->valuestring) : -1;
-	if (c->synced_at < 0) {
-		snprintf(errbuf, errlen, "\"syncedAt\" is missing or not an RFC 3339 time");
-		return -1;
-	}
+	if (c->synced_at < 0)
+		return err_set(e, CNI_ERR_DECODE, "\"syncedAt\" is missing or not an RFC 3339 time");
 	return 0;
 }
 
 int annotcache_parse(const char *buf, size_t len, const char *ns, const char *pod,
-		     struct annotcache *c, char *errbuf, size_t errlen)
+		     struct annotcache *c, struct fs_err *e)
 {
 	const cJSON *nss, *pods, *p;
 	char key[520];
-	struct fs_err e = { 0 };
 
 	memset(c, 0, sizeof(*c));
-	c->root = json_parse_strict(buf, len, "annotationsFile", CNI_ERR_DECODE, &e);
-	if (!c->root) {
-		snprintf(errbuf, errlen, "%s", e.msg);
+	c->root = json_parse_strict(buf, len, "annotationsFile", CNI_ERR_DECODE, e);
+	if (!c->root)
 		return -1;
-	}
 	nss = cJSON_GetObjectItemCaseSensitive(c->root, "namespaces");
 	pods = cJSON_GetObjectItemCaseSensitive(c->root, "pods");
-	if (header_check(c->root, c, errbuf, errlen) || namespaces_check(nss, errbuf, errlen) ||
-	    pods_check(pods, errbuf, errlen)) {
+	if (header_check(c->root, c, e) || namespaces_check(nss, e) || pods_check(pods, e)) {
 		annotcache_free(c);
 		return -1;
 	}

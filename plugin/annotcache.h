@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <cjson/cJSON.h>
 
+#include "err.h"
+
 /* The agent refreshes syncedAt at least once a minute while its watches
  * are healthy; an older file means the agent is not keeping it current. */
 #define ANNOTCACHE_MAX_AGE_S 300
@@ -25,9 +27,10 @@ struct annotcache {
 };
 
 /* Parses buf (every entry is checked) and picks namespace ns and pod
- * ns/name. Returns 0, or -1 with errbuf naming the key that is wrong. */
+ * ns/name. Returns 0, or -1 with e set (code 6 naming the key that is
+ * wrong). */
 int annotcache_parse(const char *buf, size_t len, const char *ns, const char *pod,
-		     struct annotcache *c, char *errbuf, size_t errlen);
+		     struct annotcache *c, struct fs_err *e);
 void annotcache_free(struct annotcache *c);
 
 /* RFC 3339 ("2026-11-29T17:47:27Z", fractions and offsets allowed) to

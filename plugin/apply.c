@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "claim.h"
 #include "log.h"
 #include "sysfs.h"
 #include "util.h"
@@ -92,7 +93,11 @@ static void dev_outcome(int qfd, struct dev *d, int set, int err, const char *wh
 				 d->nq, MODEL_MAX_QUEUES);
 }
 
-int apply_dev(int classfd, struct dev *d, unsigned nbits)
+/* Writes d's wanted values on every queue that does not hold them yet (a
+ * write makes the kernel start a new RFS table: a value held is never
+ * written again). On a failure, puts back what it wrote and marks d
+ * failed. Returns 0 or -errno. */
+static int apply_dev(int classfd, struct dev *d, unsigned nbits)
 {
 	char hex[CPUMASK_HEX_MAX] = "", why[sizeof(d->reason)] = "";
 	int qfd, ret = 0, i, kept = 0;
@@ -122,7 +127,8 @@ int apply_dev(int classfd, struct dev *d, unsigned nbits)
 	return ret;
 }
 
-void apply_revert_dev(int classfd, struct dev *d, unsigned nbits)
+/* The inverse, for every queue d says was written. */
+static void apply_revert_dev(int classfd, struct dev *d, unsigned nbits)
 {
 	int qfd;
 
@@ -167,7 +173,7 @@ void apply_pod(const struct kview *kv, struct attachment *a)
 	}
 }
 
-void apply_revert_pod(const struct kview *kv, struct attachment *a)
+static void apply_revert_pod(const struct kview *kv, struct attachment *a)
 {
 	for (int i = 0; i < a->ndev; i++) {
 		int fd = pod_classfd(kv, &a->devs[i]);
@@ -380,7 +386,7 @@ static int node_load(struct state *st, struct attachment *a, struct node_state *
 		node_skip_all(a, err.msg);
 		return -1;
 	}
-	ret = state_node_claim(st, other, sizeof(other));
+	ret = claim_take(st, other, sizeof(other));
 	if (ret == -EBUSY) {
 		char why[PATH_MAX + 64];
 
@@ -389,7 +395,8 @@ static int node_load(struct state *st, struct attachment *a, struct node_state *
 		return -1;
 	}
 	if (ret)
-		log_msg(LOG_LVL_WARN, "node claim in %s: %s", STATE_CLAIM_DIR, strerror(-ret));
+		log_msg(LOG_LVL_WARN, "node claim in %s: %s", CLAIM_DIR,
+			ret == ERR_UNTRUSTED ? "not safe to use" : strerror(-ret));
 	snprintf(n->boot_id, sizeof(n->boot_id), "%s", st->boot_id);
 	return 0;
 }
@@ -502,7 +509,7 @@ int apply_node_release(struct state *st, bool restore)
 		state_node_remove(st);
 	}
 	if (ret != -1)
-		state_node_unclaim(st);
+		claim_release(st);
 	node_state_clear(n);
 	free(n);
 	return 0;

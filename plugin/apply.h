@@ -13,17 +13,8 @@
 #include "plan.h"
 #include "state.h"
 
-/* Writes d's wanted values on every queue that does not hold them yet (a
- * write makes the kernel start a new RFS table: a value held is never
- * written again). On a failure, puts back what it wrote and marks d
- * failed. Returns 0 or -errno. */
-int apply_dev(int classfd, struct dev *d, unsigned nbits);
-/* The inverse, for every queue d says was written. */
-void apply_revert_dev(int classfd, struct dev *d, unsigned nbits);
-
 /* The pod's own devices: its interface (in its netns) and its host veth. */
 void apply_pod(const struct kview *kv, struct attachment *a);
-void apply_revert_pod(const struct kview *kv, struct attachment *a);
 
 /* Puts back everything an ADD changed: its pod devices, its record, and
  * the node devices when no other attachment holds them (st locked: the

@@ -47,7 +47,7 @@ int config_scope_parse(const char *s, enum fs_scope *sc)
 	return 0;
 }
 
-int config_cpuspec_parse(const char *s, struct fs_cpuspec *spec, char *errbuf, size_t errlen)
+static int config_cpuspec_parse(const char *s, struct fs_cpuspec *spec, struct fs_err *e)
 {
 	memset(spec, 0, sizeof(*spec));
 	snprintf(spec->text, sizeof(spec->text), "%s", s);
@@ -60,11 +60,9 @@ int config_cpuspec_parse(const char *s, struct fs_cpuspec *spec, char *errbuf, s
 		return 0;
 	}
 	spec->kind = FS_CPUS_LIST;
-	if (!*s) {
-		snprintf(errbuf, errlen, "\"\" is not a cpulist (use \"all\", \"none\" or e.g. \"0-3,8\")");
-		return -1;
-	}
-	return cpumask_parse_list(s, &spec->list, errbuf, errlen);
+	if (!*s)
+		return err_set(e, CNI_ERR_DECODE, "\"\" is not a cpulist (use \"all\", \"none\" or e.g. \"0-3,8\")");
+	return cpumask_parse_list(s, &spec->list, e);
 }
 
 static const char *const versions[] = { CNI_SUPPORTED_VERSIONS };
@@ -254,18 +252,18 @@ static int parse_choices(const cJSON *root, struct fs_config *c, struct fs_err *
 
 static int parse_cpus(const cJSON *root, struct fs_config *c, struct fs_err *e)
 {
+	struct fs_err pe = { 0 };
 	const char *s = NULL;
-	char msg[300];
 
 	if (get_string(root, "cpus", &s, e))
 		return -1;
-	if (s && config_cpuspec_parse(s, &c->cpus, msg, sizeof(msg)))
-		return err_set(e, CNI_ERR_INVALID_CONFIG, "config key \"cpus\": %s", msg);
+	if (s && config_cpuspec_parse(s, &c->cpus, &pe))
+		return err_set(e, CNI_ERR_INVALID_CONFIG, "config key \"cpus\": %s", pe.msg);
 	s = NULL;
 	if (get_string(root, "excludeCpus", &s, e))
 		return -1;
-	if (s && cpumask_parse_list(s, &c->exclude, msg, sizeof(msg)))
-		return err_set(e, CNI_ERR_INVALID_CONFIG, "config key \"excludeCpus\": %s", msg);
+	if (s && cpumask_parse_list(s, &c->exclude, &pe))
+		return err_set(e, CNI_ERR_INVALID_CONFIG, "config key \"excludeCpus\": %s", pe.msg);
 	if (s)
 		snprintf(c->exclude_text, sizeof(c->exclude_text), "%s", s);
 	return 0;

@@ -76,7 +76,6 @@ int config_mode_parse(const char *s, enum fs_mode *m);
 int config_scope_parse(const char *s, enum fs_scope *sc);
 const char *config_mode_name(enum fs_mode m);
 const char *config_scope_name(enum fs_scope s);
-int config_cpuspec_parse(const char *s, struct fs_cpuspec *spec, char *errbuf, size_t errlen);
 
 bool cni_version_supported(const char *v);
 /* Compares dotted versions: <0, 0, >0. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cpumask.h"
+#include "err.h"
 
 void cpumask_zero(struct cpumask *m)
 {
@@ -79,7 +80,13 @@ static int cpulist_num(const char **p, unsigned *out)
 	return 0;
 }
 
-int cpumask_parse_list(const char *s, struct cpumask *m, char *errbuf, size_t errlen)
+static int bad_part(const char *s, const char *start, struct fs_err *e)
+{
+	return err_set(e, CNI_ERR_DECODE, "\"%s\" is not a cpulist (expected e.g. \"0-3,8\"), bad part \"%.*s\"",
+		       s, (int)strcspn(start, ","), start);
+}
+
+int cpumask_parse_list(const char *s, struct cpumask *m, struct fs_err *e)
 {
 	const char *p = s;
 
@@ -90,41 +97,29 @@ int cpumask_parse_list(const char *s, struct cpumask *m, char *errbuf, size_t er
 		return 0;
 	for (;;) {
 		const char *start = p;
-		unsigned lo, hi;
+		unsigned lo = 0, hi;
 		int r;
 
 		r = cpulist_num(&p, &lo);
-		if (r == 0) {
-			hi = lo;
-			if (*p == '-') {
-				p++;
-				r = cpulist_num(&p, &hi);
-			}
+		hi = lo;
+		if (r == 0 && *p == '-') {
+			p++;
+			r = cpulist_num(&p, &hi);
 		}
-		if (r == -ERANGE) {
-			snprintf(errbuf, errlen, "CPU number in \"%s\" is out of range (0-%d)",
-				 s, CPUMASK_MAX_CPUS - 1);
-			return -1;
-		}
-		if (r) {
-			snprintf(errbuf, errlen, "\"%s\" is not a cpulist (expected e.g. \"0-3,8\"), bad part \"%.*s\"",
-				 s, (int)strcspn(start, ","), start);
-			return -1;
-		}
-		if (hi < lo) {
-			snprintf(errbuf, errlen, "range \"%.*s\" in \"%s\" is reversed",
-				 (int)(p - start), start, s);
-			return -1;
-		}
+		if (r == -ERANGE)
+			return err_set(e, CNI_ERR_DECODE, "CPU number in \"%s\" is out of range (0-%d)", s,
+				       CPUMASK_MAX_CPUS - 1);
+		if (r)
+			return bad_part(s, start, e);
+		if (hi < lo)
+			return err_set(e, CNI_ERR_DECODE, "range \"%.*s\" in \"%s\" is reversed", (int)(p - start),
+				       start, s);
 		for (unsigned c = lo; c <= hi; c++)
 			cpumask_set(m, c);
 		if (*p == '\0')
 			return 0;
-		if (*p != ',') {
-			snprintf(errbuf, errlen, "\"%s\" is not a cpulist (expected e.g. \"0-3,8\"), bad part \"%.*s\"",
-				 s, (int)strcspn(start, ","), start);
-			return -1;
-		}
+		if (*p != ',')
+			return bad_part(s, start, e);
 		p++;
 	}
 }

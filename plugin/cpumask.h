@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "err.h"
+
 /* Linux's NR_CPUS ceiling (CONFIG_NR_CPUS max is 8192). */
 #define CPUMASK_MAX_CPUS 8192
 #define CPUMASK_WORDS (CPUMASK_MAX_CPUS / 64)
@@ -28,9 +30,9 @@ void cpumask_andnot(struct cpumask *dst, const struct cpumask *a, const struct c
 /* Index of the highest set CPU, or -1. */
 int cpumask_last(const struct cpumask *m);
 
-/* "0-3,8,10-11"; empty string = empty set. On error writes a message quoting
- * the offending part into errbuf and returns -1. */
-int cpumask_parse_list(const char *s, struct cpumask *m, char *errbuf, size_t errlen);
+/* "0-3,8,10-11"; empty string = empty set. 0, or -1 with e (may be NULL)
+ * set: code 6 and a message quoting the offending part. */
+int cpumask_parse_list(const char *s, struct cpumask *m, struct fs_err *e);
 /* Kernel hex form ("ffffffff,ffffffff", "3"); accepts what sysfs prints. */
 int cpumask_parse_hex(const char *s, struct cpumask *m);
 /* Kernel hex form padded to nbits (nr_cpu_ids), as sysfs prints it. */

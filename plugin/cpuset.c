@@ -7,14 +7,14 @@
 
 static int cpulist_of(const cJSON *v, const char *what, struct cpumask *m, char *errbuf, size_t errlen)
 {
-	char msg[200];
+	struct fs_err pe = { 0 };
 
 	if (!cJSON_IsString(v)) {
 		snprintf(errbuf, errlen, "%s must be a cpulist string", what);
 		return -1;
 	}
-	if (cpumask_parse_list(v->valuestring, m, msg, sizeof(msg))) {
-		snprintf(errbuf, errlen, "%s: %s", what, msg);
+	if (cpumask_parse_list(v->valuestring, m, &pe)) {
+		snprintf(errbuf, errlen, "%s: %s", what, pe.msg);
 		return -1;
 	}
 	return 0;

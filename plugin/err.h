@@ -23,6 +23,11 @@
 
 #include <stddef.h>
 
+/* "Not trusted" (util.c's file_*_trusted: a link, not root's, writable by
+ * others): beyond -4095, the most negative errno the kernel returns, so no
+ * kernel errno can be taken for it. Never pass it to strerror(). */
+#define ERR_UNTRUSTED (-4096)
+
 /* CNI error codes (docs/cni.md). */
 enum {
 	CNI_ERR_INCOMPATIBLE_VERSION = 1,

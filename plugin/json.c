@@ -147,7 +147,9 @@ int js_str(const struct jschema *s, const cJSON *obj, const char *key, bool null
 	return 0;
 }
 
-bool json_int_in(const cJSON *v, long long min, long long max, long long *out)
+/* A number that is an integer within [min, max] (no float→int cast of an
+ * out-of-range double). */
+static bool json_int_in(const cJSON *v, long long min, long long max, long long *out)
 {
 	double d;
 

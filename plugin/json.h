@@ -37,8 +37,5 @@ int js_bool(const struct jschema *s, const cJSON *obj, const char *key, bool *ou
 const cJSON *js_obj(const struct jschema *s, const cJSON *obj, const char *key, bool nullable);
 const cJSON *js_arr(const struct jschema *s, const cJSON *obj, const char *key);
 
-/* A number that is an integer within [min, max] (no float→int cast of an
- * out-of-range double). */
-bool json_int_in(const cJSON *v, long long min, long long max, long long *out);
 
 #endif

@@ -1,7 +1,7 @@
 /* The data model (docs/state.md): what an ADD plans, applies, records and
  * what DEL, GC and a rollback revert. plan.c fills it from the kernel,
- * apply.c changes the kernel and notes what it changed, state.c alone turns
- * it into JSON and back. Nothing here touches the kernel. */
+ * apply.c changes the kernel and notes what it changed, model_json.h alone
+ * turns it into JSON and back. Nothing here touches the kernel. */
 #ifndef FLOWSTEER_MODEL_H
 #define FLOWSTEER_MODEL_H
 

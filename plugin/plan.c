@@ -34,7 +34,8 @@ void kview_close(struct kview *kv)
 	*kv = (struct kview)KVIEW_INIT;
 }
 
-int kview_host(struct kview *kv, struct fs_err *e)
+/* host_class and nl (opened once; -1 with e set on failure). */
+static int kview_host(struct kview *kv, struct fs_err *e)
 {
 	int ret;
 
@@ -48,7 +49,9 @@ int kview_host(struct kview *kv, struct fs_err *e)
 	return 0;
 }
 
-int kview_pod(struct kview *kv, const char *netns, struct fs_err *e)
+/* nsfd and pod_class for a netns path. Code 4 naming the path when it is
+ * not a network namespace, 102 without the privilege to enter it. */
+static int kview_pod(struct kview *kv, const char *netns, struct fs_err *e)
 {
 	int fd = netns_open(netns);
 
@@ -171,6 +174,7 @@ static int cache_load(const struct plan_req *req, struct annotcache *c, struct f
 	const struct cni_env *env = req->env;
 	const char *path = req->cfg->annotations_file;
 	char why[256] = "", *buf = NULL;
+	struct fs_err pe = { 0 };
 	size_t len = 0;
 	long long age;
 	int ret;
@@ -181,10 +185,10 @@ static int cache_load(const struct plan_req *req, struct annotcache *c, struct f
 		return -1;
 	}
 	if (!ret)
-		ret = annotcache_parse(buf, len, env->k8s_namespace, env->k8s_pod, c, why, sizeof(why));
+		ret = annotcache_parse(buf, len, env->k8s_namespace, env->k8s_pod, c, &pe);
 	free(buf);
 	if (ret) {
-		warn_add(w, "annotationsFile %s: %s; ignored", path, why);
+		warn_add(w, "annotationsFile %s: %s; ignored", path, pe.code ? pe.msg : why);
 		return -1;
 	}
 	age = (long long)time(NULL) - c->synced_at;

@@ -22,11 +22,6 @@ struct kview {
 #define KVIEW_INIT { .nsfd = -1, .pod_class = -1, .host_class = -1 }
 
 void kview_close(struct kview *kv);
-/* host_class and nl (opened once; -1 with e set on failure). */
-int kview_host(struct kview *kv, struct fs_err *e);
-/* nsfd and pod_class for a netns path. Code 4 naming the path when it is
- * not a network namespace, 102 without the privilege to enter it. */
-int kview_pod(struct kview *kv, const char *netns, struct fs_err *e);
 
 struct plan_req {
 	const struct fs_config *cfg;

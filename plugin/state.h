@@ -1,6 +1,6 @@
-/* stateDir (docs/state.md): attachment records, the node's originals, the
- * lock that serialises invocations, and the only place where the data model
- * becomes JSON or comes back from it. Every file is opened without
+/* stateDir (docs/state.md): attachment records, the node's originals and
+ * the lock that serialises invocations (statedir.c, record.c); the model
+ * they hold becomes JSON in model_json.h alone. Every file is opened without
  * following links or blocking and must be root's and not writable by group
  * or others; every record is read against a strict schema; state from
  * another boot (records carry the boot ID) is discarded, never restored
@@ -10,20 +10,19 @@
 
 #include <limits.h>
 #include <stdbool.h>
-#include <cjson/cJSON.h>
 
 #include "err.h"
 #include "model.h"
 
 #define STATE_LOCK_TIMEOUT_MS 10000
-#define STATE_VERSION 1
+#define STATE_NODE_FILE "node.json"
 
 struct state {
 	char dir[PATH_MAX - 256];
 	int dirfd;
 	int attfd;                  /* <dir>/attachments */
 	int lockfd;
-	int claimfd;                /* the node claim, while held */
+	int claimfd;                /* the node claim, while held (claim.h) */
 	char boot_id[MODEL_BOOT_ID_LEN + 1];
 };
 
@@ -63,28 +62,5 @@ int state_tmp_sweep(struct state *st);
 int state_node_read(struct state *st, struct node_state *n, struct fs_err *e);
 int state_node_write(struct state *st, const struct node_state *n, struct fs_err *e);
 void state_node_remove(struct state *st);
-
-/* Node devices are the node's, whatever a configuration says: one stateDir
- * per node tunes them. The claim is a file named after the host network
- * namespace in STATE_CLAIM_DIR (tmpfs: it lasts exactly one boot) naming
- * the stateDir that holds them, locked while it is read and written. 0 when
- * this stateDir holds (or may take) the node devices; -EBUSY with `other`
- * naming the stateDir that holds them; -errno. The lock is kept until
- * state_node_unclaim or state_close. */
-#define STATE_CLAIM_DIR "/run/lock"
-int state_node_claim(struct state *st, char *other, size_t len);
-/* Gives the claim up when this stateDir holds it (after the node devices
- * were released). */
-void state_node_unclaim(struct state *st);
-
-/* The ADD result's "flowsteer" object (docs/cni.md, "The ADD result's flowsteer object"). */
-cJSON *state_result_json(const struct attachment *a);
-/* Adds a device's outcome (queuesSet, queuesTotal, errno) to o, for the
- * views that show devices (`flowsteer status`); returns o. */
-cJSON *state_dev_outcome_json(cJSON *o, const struct dev *d);
-/* The record of an attachment, and back (strict; code 5 naming the key). */
-cJSON *state_attachment_json(const struct attachment *a);
-int state_attachment_parse(const cJSON *j, const char *where, struct attachment *a,
-			   struct fs_err *e);
 
 #endif

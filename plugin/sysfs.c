@@ -266,7 +266,7 @@ int sysfs_cpulist_read(const char *name, struct cpumask *m)
 	}
 	if (n < 0)
 		return (int)n;
-	return cpumask_parse_list(buf, m, NULL, 0) ? -EINVAL : 0;
+	return cpumask_parse_list(buf, m, NULL) ? -EINVAL : 0;
 }
 
 int sysfs_cpus_online(struct cpumask *online, unsigned *nbits)

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "err.h"
 #include "util.h"
 
 bool ifname_valid(const char *name)
@@ -244,7 +245,7 @@ bool file_is_tmp(const char *name)
 	return true;
 }
 
-int file_check_trusted(int fd, bool dir, char *why, size_t whylen)
+static int file_check_trusted(int fd, bool dir, char *why, size_t whylen)
 {
 	struct stat st;
 
@@ -259,7 +260,7 @@ int file_check_trusted(int fd, bool dir, char *why, size_t whylen)
 			 (unsigned)(st.st_mode & 07777));
 	else
 		return 0;
-	return -EPERM;
+	return ERR_UNTRUSTED;
 }
 
 int file_open_trusted(int dirfd, const char *path, int flags, mode_t mode, char *why, size_t whylen)
@@ -282,7 +283,7 @@ int file_read_trusted(int dirfd, const char *path, size_t max, char **out, size_
 {
 	int fd = file_open_trusted(dirfd, path, O_RDONLY, 0, why, whylen), ret;
 
-	if (fd == -ENOENT || fd == -EPERM)
+	if (fd == -ENOENT || fd == ERR_UNTRUSTED)
 		return fd;
 	if (fd < 0) {
 		snprintf(why, whylen, "%s", strerror(-fd));

@@ -38,16 +38,14 @@ int file_read_fd(int fd, size_t max, char **out, size_t *outlen);
  * without following a link at the last component and without blocking
  * (a FIFO cannot hang the caller), then checked to be a regular file (or,
  * with O_DIRECTORY, a directory) owned by root and not writable by group
- * or others. Returns the fd, -errno, or -EPERM with `why` saying what is
- * wrong (e.g. "owned by uid 1000, not root"). */
+ * or others. Returns the fd, -errno, or ERR_UNTRUSTED (err.h) with `why`
+ * saying what is wrong (e.g. "owned by uid 1000, not root"). */
 int file_open_trusted(int dirfd, const char *path, int flags, mode_t mode, char *why, size_t whylen);
-/* file_open_trusted() then file_read_fd(): 0 with *out, -ENOENT, -EPERM
- * with `why` saying what is wrong, or another -errno with `why` its
+/* file_open_trusted() then file_read_fd(): 0 with *out, -ENOENT,
+ * ERR_UNTRUSTED with `why` saying what is wrong, or another -errno with `why` its
  * strerror(). */
 int file_read_trusted(int dirfd, const char *path, size_t max, char **out, size_t *outlen, char *why,
 		      size_t whylen);
-/* The same checks on an open fd. */
-int file_check_trusted(int fd, bool dir, char *why, size_t whylen);
 
 /* Replaces dirfd/name atomically (unique temp file, rename) without any
  * fsync: for state describing volatile kernel values, which a machine

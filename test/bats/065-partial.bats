@@ -35,8 +35,9 @@ rec_dev() { record_json | jq -r ".devices[] | select(.name == \"eth0\") | $1"; }
 	assert_eq "$(head -n 1024 "$BATS_TEST_TMPDIR/masks" | sort -u)" "$ALL" "rx-0..1023"
 	assert_match "$(tail -n 76 "$BATS_TEST_TMPDIR/masks" | sort -u)" '^[0,]+$' "rx-1024..1099"
 	assert_eq "$(rec_dev '"\(.status) \(.queuesSet)/\(.queuesTotal) \(.errno)"')" "partial 1024/1100 null" "record"
-	assert_match "$(record_json | jq -r .status)" ' eth0:partial\(1024/1100\) \(0 applied, 1 partial, 0 failed\)$'
+	assert_eq "$(record_json | jq 'has("status")')" false "stored status line"
 	run_helper 3 fs_status --json
+	assert_match "$(jq -r '.attachments[0].status' <<<"$output")" ' eth0:partial\(1024/1100\) \(0 applied, 1 partial, 0 failed\)$'
 	assert_json "$output" '.attachments[0].devices[0] | "\(.status) \(.queuesSet)/\(.queuesTotal) \(.queues)"' \
 		"partial 1024/1100 1100"
 	assert_json "$output" .unapplied 1
@@ -57,8 +58,9 @@ rec_dev() { record_json | jq -r ".devices[] | select(.name == \"eth0\") | $1"; }
 	assert_dev "$HOST_VETH" '"\(.status) \(.queuesSet)/\(.queuesTotal)"' "applied 4/4"
 	expect_untouched pod
 	expect_tuned "$ALL" 0 "$HOST_VETH:4"
-	assert_match "$(record_json | jq -r .status)" " eth0:failed\(0/4,EIO\) $HOST_VETH:applied "
 	assert_eq "$(rec_dev '"\(.status) \(.queuesSet)/\(.queuesTotal) \(.errno)"')" "failed 0/4 EIO" "record"
+	run_helper 0 fs_status --json
+	assert_match "$(jq -r '.attachments[0].status' <<<"$output")" " eth0:failed\(0/4,EIO\) $HOST_VETH:applied "
 }
 
 # stopped_pid: the debug build stopped by FLOWSTEER_DEBUG_STOP_AT.

@@ -11,7 +11,7 @@
  *                        "fuzzNamespaceAnnotations" object as the namespace's)
  *   annotcache_parse    (the input as the agent's annotations file)
  *   cpumgr_parse        (the input as the kubelet's cpu_manager_state)
- *   state_attachment_parse (the input as a stateDir record)
+ *   model_json_attachment_parse (the input as a stateDir record)
  *   conflist_insert / conflist_remove (the input as a CNI config file)
  *   cpumask_parse_list / cpumask_parse_hex on every string in the input,
  *                       with round trips through the formatters checked
@@ -38,6 +38,7 @@
 #include "cpumask.h"
 #include "cpuset.h"
 #include "prevres.h"
+#include "model_json.h"
 #include "state.h"
 #include "util.h"
 
@@ -84,18 +85,18 @@ static void fuzz_cpumask_string(const char *s)
 {
 	static struct cpumask m, back;
 	static char list[CPUMASK_MAX_CPUS * 6], hex[CPUMASK_HEX_MAX];
-	char err[300];
+	struct fs_err e = { 0 };
 
-	if (cpumask_parse_list(s, &m, err, sizeof(err)) == 0) {
+	if (cpumask_parse_list(s, &m, &e) == 0) {
 		CHECK(cpumask_last(&m) < CPUMASK_MAX_CPUS);
 		CHECK(cpumask_format_list(&m, list, sizeof(list)) == 0);
-		CHECK(cpumask_parse_list(list, &back, err, sizeof(err)) == 0);
+		CHECK(cpumask_parse_list(list, &back, NULL) == 0);
 		CHECK(cpumask_equal(&m, &back));
 		CHECK(cpumask_format_hex(&m, CPUMASK_MAX_CPUS, hex, sizeof(hex)) == 0);
 		CHECK(cpumask_parse_hex(hex, &back) == 0);
 		CHECK(cpumask_equal(&m, &back));
 	} else {
-		CHECK(err[0] != '\0');
+		CHECK(e.code == CNI_ERR_DECODE && e.msg[0] != '\0');
 	}
 	if (cpumask_parse_hex(s, &m) == 0) {
 		unsigned nbits = (unsigned)cpumask_last(&m) + 1;
@@ -207,22 +208,22 @@ static void fuzz_side_files(const char *buf, size_t len)
 	struct cpumgr_state k;
 	struct annotcache ac;
 	struct attachment *a;
-	struct fs_err e = { 0 };
+	struct fs_err e = { 0 }, ae = { 0 };
 	char err[256] = "";
 	cJSON *j;
 
-	if (annotcache_parse(buf, len, "team-a", "web", &ac, err, sizeof(err)) == 0) {
+	if (annotcache_parse(buf, len, "team-a", "web", &ac, &ae) == 0) {
 		CHECK(ac.root && ac.synced_at >= 0);
 		CHECK(!ac.pod || cJSON_IsObject(ac.pod));
 		annotcache_free(&ac);
 	} else {
-		CHECK(err[0] && !ac.root);
+		CHECK(ae.msg[0] && !ac.root);
 	}
 	if (cpumgr_parse(buf, len, &k, err, sizeof(err)) == 0)
 		CHECK(k.policy == CPUMGR_NONE || k.policy == CPUMGR_STATIC);
 	j = cJSON_ParseWithLength(buf, len);
 	a = j ? attachment_new() : NULL;
-	if (a && state_attachment_parse(j, "fuzz", a, &e) == 0) {
+	if (a && model_json_attachment_parse(j, "fuzz", a, &e) == 0) {
 		CHECK(containerid_valid(a->container_id) && ifname_valid(a->ifname));
 		for (int i = 0; i < a->ndev; i++) {
 			CHECK(ifname_valid(a->devs[i].name));

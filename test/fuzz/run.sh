@@ -26,7 +26,7 @@ mkdir -p "$OUT/obj" "$OUT/seeds" "$CORPUS"
 # The pure parsing modules only: nothing here may touch the kernel.
 SRCS=(plugin/config.c plugin/cni.c plugin/prevres.c plugin/annot.c plugin/cpumask.c
 	plugin/err.c plugin/log.c plugin/util.c plugin/json.c plugin/conflist.c plugin/annotcache.c plugin/cpuset.c
-	plugin/model.c plugin/state.c plugin/sysfs.c)
+	plugin/model.c plugin/model_json.c plugin/model_parse.c plugin/sysfs.c)
 FLAGS=(-g -O1 -std=gnu11 -D_GNU_SOURCE -Iplugin $(pkg-config --cflags libcjson)
 	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 	-fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter)

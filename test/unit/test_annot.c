@@ -22,11 +22,10 @@ struct fx {
 static struct fx *fx_new(const char *node_list)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	char err[128];
 
 	assert_non_null(f);
 	config_defaults(&f->cfg);
-	assert_int_equal(cpumask_parse_list(node_list, &f->node, err, sizeof(err)), 0);
+	assert_int_equal(cpumask_parse_list(node_list, &f->node, NULL), 0);
 	return f;
 }
 

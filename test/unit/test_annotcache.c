@@ -23,23 +23,23 @@ static const char *str(const cJSON *o, const char *k)
 static void test_pick(void **state)
 {
 	struct annotcache c;
-	char err[256] = "";
+	struct fs_err e = { 0 };
 
 	(void)state;
-	assert_int_equal(annotcache_parse(GOOD, strlen(GOOD), "team-a", "web", &c, err, sizeof(err)), 0);
+	assert_int_equal(annotcache_parse(GOOD, strlen(GOOD), "team-a", "web", &c, &e), 0);
 	assert_string_equal(str(c.ns, "flowsteer.io/mode"), "rps");
 	assert_string_equal(str(c.pod, "flowsteer.io/mode"), "off");
 	assert_string_equal(c.pod_uid, "u-1");
 	assert_int_equal(c.synced_at, 1795974447LL);
 	annotcache_free(&c);
 	/* Another pod of the namespace: the namespace only. */
-	assert_int_equal(annotcache_parse(GOOD, strlen(GOOD), "team-a", "db", &c, err, sizeof(err)), 0);
+	assert_int_equal(annotcache_parse(GOOD, strlen(GOOD), "team-a", "db", &c, &e), 0);
 	assert_non_null(c.ns);
 	assert_null(c.pod);
 	assert_string_equal(c.pod_uid, "");
 	annotcache_free(&c);
 	/* No CNI_ARGS names: nothing picked. */
-	assert_int_equal(annotcache_parse(GOOD, strlen(GOOD), "", "", &c, err, sizeof(err)), 0);
+	assert_int_equal(annotcache_parse(GOOD, strlen(GOOD), "", "", &c, &e), 0);
 	assert_null(c.ns);
 	assert_null(c.pod);
 	annotcache_free(&c);
@@ -48,14 +48,15 @@ static void test_pick(void **state)
 static void bad(const char *json, const char *needle)
 {
 	struct annotcache c;
-	char err[256] = "";
+	struct fs_err e = { 0 };
 
-	if (!annotcache_parse(json, strlen(json), "a", "b", &c, err, sizeof(err))) {
+	if (!annotcache_parse(json, strlen(json), "a", "b", &c, &e)) {
 		annotcache_free(&c);
 		fail_msg("%s: accepted", json);
 	}
-	if (!strstr(err, needle))
-		fail_msg("%s: \"%s\" does not name %s", json, err, needle);
+	assert_int_equal(e.code, CNI_ERR_DECODE);
+	if (!strstr(e.msg, needle))
+		fail_msg("%s: \"%s\" does not name %s", json, e.msg, needle);
 	assert_null(c.root);
 }
 

@@ -16,10 +16,10 @@
 static struct cpumask list(const char *s)
 {
 	struct cpumask m;
-	char err[256] = "";
+	struct fs_err e = { 0 };
 
-	if (cpumask_parse_list(s, &m, err, sizeof(err)))
-		fail_msg("cpulist \"%s\" did not parse: %s", s, err);
+	if (cpumask_parse_list(s, &m, &e))
+		fail_msg("cpulist \"%s\" did not parse: %s", s, e.msg);
 	return m;
 }
 
@@ -79,13 +79,13 @@ static void test_parse_list_valid(void **state)
 static void expect_bad_list(const char *s, const char *must_quote)
 {
 	struct cpumask m;
-	char err[256] = "";
+	struct fs_err e = { 0 };
 
-	if (cpumask_parse_list(s, &m, err, sizeof(err)) == 0)
+	if (cpumask_parse_list(s, &m, &e) == 0)
 		fail_msg("cpulist \"%s\" was accepted", s);
-	assert_true(err[0] != '\0');
-	if (!strstr(err, must_quote))
-		fail_msg("error for \"%s\" does not quote \"%s\": %s", s, must_quote, err);
+	assert_int_equal(e.code, CNI_ERR_DECODE);
+	if (!strstr(e.msg, must_quote))
+		fail_msg("error for \"%s\" does not quote \"%s\": %s", s, must_quote, e.msg);
 }
 
 static void test_parse_list_invalid(void **state)

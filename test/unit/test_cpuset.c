@@ -92,7 +92,7 @@ static void test_bad_shapes(void **state)
 static void in_init(struct cpuset_in *in, const char *online)
 {
 	memset(in, 0, sizeof(*in));
-	cpumask_parse_list(online, &in->online, NULL, 0);
+	cpumask_parse_list(online, &in->online, NULL);
 	in->respect_exclusive = true;
 }
 
@@ -107,8 +107,8 @@ static void test_allowed(void **state)
 	cpuset_allowed(&in, &a, &why);
 	list_is(&a, "0-7");
 	/* isolated and nohz_full go, each reported. */
-	cpumask_parse_list("6-7", &in.isolated, NULL, 0);
-	cpumask_parse_list("5,7", &in.nohz_full, NULL, 0);
+	cpumask_parse_list("6-7", &in.isolated, NULL);
+	cpumask_parse_list("5,7", &in.nohz_full, NULL);
 	cpuset_allowed(&in, &a, &why);
 	list_is(&a, "0-4");
 	list_is(&why.isolated, "6-7");
@@ -146,7 +146,7 @@ static void test_allowed_edges(void **state)
 	list_is(&a, "0-2");
 	list_is(&why.kubelet, "3");
 	/* Everything isolated: nothing is left. */
-	cpumask_parse_list("0-3", &in.isolated, NULL, 0);
+	cpumask_parse_list("0-3", &in.isolated, NULL);
 	cpuset_allowed(&in, &a, &why);
 	assert_true(cpumask_empty(&a));
 }

@@ -72,7 +72,7 @@ static void test_status_line(void **state)
 	(void)state;
 	a->mode = FS_MODE_RPS;
 	a->scope = FS_SCOPE_BOTH;
-	cpumask_parse_list("0", &a->cpus, NULL, 0);
+	cpumask_parse_list("0", &a->cpus, NULL);
 	model_dev_settle(dev_new(a, "eth0", 1), 0, 1, EROFS, "re-mask");
 	model_dev_settle(dev_new(a, "cali1", MODEL_MAX_QUEUES), 1024, 1100, 0, "bound");
 	model_dev_settle(dev_new(a, "ul0", 1), 1, 1, 0, "-");

@@ -1,4 +1,4 @@
-/* The record schema: what state.c writes it reads back the same, and it
+/* The record schema: what model_json.c writes it reads back the same, and it
  * refuses anything else by name (unknown or missing keys, wrong types,
  * out-of-range numbers: no float-to-int cast of 1e300). */
 #include <errno.h>
@@ -10,6 +10,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "model_json.h"
+#include "result.h"
 #include "state.h"
 
 static struct attachment *sample(void)
@@ -30,8 +32,8 @@ static struct attachment *sample(void)
 	a->scope = FS_SCOPE_BOTH;
 	a->source = SRC_AGENT_POD;
 	a->node_ref = true;
-	cpumask_parse_list("0-3", &a->cpus, NULL, 0);
-	cpumask_parse_list("5", &a->excluded.kubelet, NULL, 0);
+	cpumask_parse_list("0-3", &a->cpus, NULL);
+	cpumask_parse_list("5", &a->excluded.kubelet, NULL);
 	a->sock = (struct sock_flow){ SOCK_APPLIED, 4096, 32768 };
 	d = model_dev_add(a->devs, &a->ndev, "eth0", DEV_SCOPE_CONTAINER);
 	model_dev_set_queues(d, 2);
@@ -50,11 +52,11 @@ static void test_round_trip(void **state)
 {
 	struct attachment *a = sample(), *b = attachment_new();
 	struct fs_err e = { 0 };
-	cJSON *j = state_attachment_json(a), *k;
+	cJSON *j = model_json_attachment(a), *k;
 
 	(void)state;
-	assert_int_equal(state_attachment_parse(j, "rec", b, &e), 0);
-	k = state_attachment_json(b);
+	assert_int_equal(model_json_attachment_parse(j, "rec", b, &e), 0);
+	k = model_json_attachment(b);
 	assert_true(cJSON_Compare(j, k, 1));
 	assert_int_equal(b->devs[0].nq, 2);
 	assert_true(b->devs[0].q[1].wrote_cpus);
@@ -66,16 +68,33 @@ static void test_round_trip(void **state)
 	attachment_free(b);
 }
 
+/* No status line is stored; one that an older version stored is ignored. */
+static void test_status_line_not_stored(void **state)
+{
+	struct attachment *a = sample(), *b = attachment_new();
+	struct fs_err e = { 0 };
+	cJSON *j = model_json_attachment(a);
+
+	(void)state;
+	assert_false(cJSON_HasObjectItem(j, "status"));
+	cJSON_AddStringToObject(j, "status", "mode=rfs scope=both cpus=0-3 eth0:applied (1 applied, 0 failed)");
+	assert_int_equal(model_json_attachment_parse(j, "rec", b, &e), 0);
+	assert_int_equal(b->ndev, 2);
+	cJSON_Delete(j);
+	attachment_free(a);
+	attachment_free(b);
+}
+
 /* Changes one thing in a good record with a cJSON edit, then expects a
  * code 5 naming `needle`. */
 static void refuse(void (*edit)(cJSON *), const char *needle)
 {
 	struct attachment *a = sample(), *b = attachment_new();
 	struct fs_err e = { 0 };
-	cJSON *j = state_attachment_json(a);
+	cJSON *j = model_json_attachment(a);
 
 	edit(j);
-	if (!state_attachment_parse(j, "rec", b, &e))
+	if (!model_json_attachment_parse(j, "rec", b, &e))
 		fail_msg("accepted, want an error naming %s", needle);
 	assert_int_equal(e.code, CNI_ERR_IO);
 	if (!strstr(e.msg, needle))
@@ -139,7 +158,7 @@ static void test_not_object(void **state)
 	cJSON *j = cJSON_Parse("[\"logFile\"]");
 
 	(void)state;
-	assert_int_equal(state_attachment_parse(j, "rec", a, &e), -1);
+	assert_int_equal(model_json_attachment_parse(j, "rec", a, &e), -1);
 	assert_non_null(strstr(e.msg, "an object is expected"));
 	cJSON_Delete(j);
 	attachment_free(a);
@@ -151,7 +170,7 @@ static void test_old_record(void **state)
 {
 	struct attachment *a = sample(), *b = attachment_new();
 	struct fs_err e = { 0 };
-	cJSON *j = state_attachment_json(a);
+	cJSON *j = model_json_attachment(a);
 
 	(void)state;
 	for (int i = 0; i < 2; i++) {
@@ -161,7 +180,7 @@ static void test_old_record(void **state)
 		cJSON_DeleteItemFromObject(d, "queuesTotal");
 		cJSON_DeleteItemFromObject(d, "errno");
 	}
-	assert_int_equal(state_attachment_parse(j, "rec", b, &e), 0);
+	assert_int_equal(model_json_attachment_parse(j, "rec", b, &e), 0);
 	assert_int_equal(b->devs[0].nq_set, 2);
 	assert_int_equal(b->devs[0].nq_total, 2);
 	assert_int_equal(b->devs[1].nq_set, 0);
@@ -179,8 +198,8 @@ static void test_partial_round_trip(void **state)
 
 	(void)state;
 	model_dev_settle(&a->devs[0], 1, 3, EACCES, "re-mask to CPUs 0: writing eth0 rx-1");
-	j = state_attachment_json(a);
-	assert_int_equal(state_attachment_parse(j, "rec", b, &e), 0);
+	j = model_json_attachment(a);
+	assert_int_equal(model_json_attachment_parse(j, "rec", b, &e), 0);
 	assert_int_equal(b->devs[0].status, DEV_PARTIAL);
 	assert_int_equal(b->devs[0].nq_set, 1);
 	assert_int_equal(b->devs[0].nq_total, 3);
@@ -200,7 +219,7 @@ static void result_partial(void **state)
 	(void)state;
 	a->nbits = 8;
 	model_dev_settle(&a->devs[0], 1, 3, 0, "bound");
-	r = state_result_json(a);
+	r = result_json(a);
 	s = cJSON_PrintUnformatted(r);
 	assert_non_null(strstr(s, "\"queues\":3,\"queuesSet\":1,\"queuesTotal\":3,\"errno\":null,\"rpsCpus\":\"0f\""));
 	assert_non_null(strstr(s, "\"status\":\"partial\",\"reason\":\"1 of 3 queues: bound\""));
@@ -217,7 +236,7 @@ static void test_result(void **state)
 
 	(void)state;
 	a->nbits = 8;
-	r = state_result_json(a);
+	r = result_json(a);
 	s = cJSON_PrintUnformatted(r);
 	assert_non_null(strstr(s, "\"rpsCpus\":\"0f\""));
 	assert_non_null(strstr(s, "\"source\":\"agent-pod\""));
@@ -232,6 +251,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_status_line_not_stored),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_not_object),
 		cmocka_unit_test(test_result),
