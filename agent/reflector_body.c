@@ -81,10 +81,9 @@ static int rf_list_items(struct reflector *r, cJSON *page, struct fs_err *e)
 }
 
 /* A page that answered 200: LISTED (the store replaced), PAGE (r->cont
- * set) or FAILED (why set). */
-enum rf_outcome rf_list_page(struct reflector *r, char *why, size_t len)
+ * set) or FAILED (e set). */
+enum rf_outcome rf_list_page(struct reflector *r, struct fs_err *e)
 {
-	struct fs_err e = { 0 };
 	const cJSON *meta, *cont, *rv;
 	enum rf_outcome o = RF_O_PAGE;
 	cJSON *page;
@@ -94,10 +93,10 @@ enum rf_outcome rf_list_page(struct reflector *r, char *why, size_t len)
 	meta = cJSON_GetObjectItemCaseSensitive(page, "metadata");
 	cont = cJSON_GetObjectItemCaseSensitive(meta, "continue");
 	rv = cJSON_GetObjectItemCaseSensitive(meta, "resourceVersion");
-	if (!cJSON_IsObject(page) || !cJSON_IsString(rv) || rf_list_items(r, page, &e)) {
+	if (!cJSON_IsObject(page) || !cJSON_IsString(rv) || rf_list_items(r, page, e)) {
 		cJSON_Delete(page);
 		kstore_clear(&r->pending);
-		snprintf(why, len, "list: %s", e.code ? e.msg : "response is not a list with metadata.resourceVersion");
+		err_set(e, CNI_ERR_DECODE, "response is not a list with metadata.resourceVersion");
 		return RF_O_FAILED;
 	}
 	free(r->cont);
@@ -124,20 +123,20 @@ static bool rf_apply_obj(struct reflector *r, struct kwatch_event *ev)
 	return kstore_put(&r->store, &ev->obj) == 0;
 }
 
-/* Applies one event. Returns false when the watch must end (ERROR). */
-static bool rf_apply(struct reflector *r, struct kwatch_event *ev)
+/* Applies one event: RF_NOUTCOMES while the watch goes on; RF_O_GONE or
+ * RF_O_FAILED (an ERROR event) when it must end. */
+static enum rf_outcome rf_apply(struct reflector *r, struct kwatch_event *ev)
 {
 	bool changed = false;
 
 	if (ev->type == KW_ERROR) {
-		if (ev->code == 410)
+		if (ev->code == 410) {
 			r->gone = true;
-		else {
-			r->failed = true;
-			alog(ALOG_WARN, "%s: watch ERROR event: code %ld %s: %s", r->name, ev->code, ev->reason,
-			     ev->message);
+			return RF_O_GONE;
 		}
-		return false;
+		r->failed = true;
+		alog(ALOG_WARN, "%s: watch ERROR event: code %ld %s: %s", r->name, ev->code, ev->reason, ev->message);
+		return RF_O_FAILED;
 	}
 	if (ev->obj.rv && ev->obj.rv[0])
 		snprintf(r->rv, sizeof(r->rv), "%s", ev->obj.rv);
@@ -147,16 +146,16 @@ static bool rf_apply(struct reflector *r, struct kwatch_event *ev)
 		changed = rf_apply_obj(r, ev);
 	if (changed && r->changed)
 		r->changed(r, r->arg);
-	return true;
+	return RF_NOUTCOMES;
 }
 
 /* Whole lines out of r->buf; the rest stays for the next chunk. */
-bool rf_watch_lines(struct reflector *r)
+enum rf_outcome rf_watch_lines(struct reflector *r)
 {
 	char *start = r->buf.data, *nl;
-	bool go_on = true;
+	enum rf_outcome o = RF_NOUTCOMES;
 
-	while (go_on && (nl = memchr(start, '\n', r->buf.len - (size_t)(start - r->buf.data)))) {
+	while (o == RF_NOUTCOMES && (nl = memchr(start, '\n', r->buf.len - (size_t)(start - r->buf.data)))) {
 		struct kwatch_event ev;
 		struct fs_err e = { 0 };
 		size_t len = (size_t)(nl - start);
@@ -164,12 +163,12 @@ bool rf_watch_lines(struct reflector *r)
 		if (len && kwatch_event_parse(start, len, r->namespaced, &ev, &e) == 0) {
 			if (ev.type == KW_ADDED || ev.type == KW_MODIFIED)
 				kobj_report(&ev.obj);
-			go_on = rf_apply(r, &ev);
+			o = rf_apply(r, &ev);
 			kwatch_event_free(&ev);
 		} else if (len) {
 			alog(ALOG_WARN, "%s: watch: %s", r->name, e.msg);
 			r->failed = true;
-			go_on = false;
+			o = RF_O_FAILED;
 		}
 		start = nl + 1;
 	}
@@ -177,7 +176,7 @@ bool rf_watch_lines(struct reflector *r)
 	memmove(r->buf.data, start, r->buf.len);
 	r->buf.data[r->buf.len] = '\0';
 	r->buf.line = 0;
-	return go_on;
+	return o;
 }
 
 /* libcurl's callback: buffers only (the data hook reads the lines). The
