@@ -30,16 +30,6 @@ struct kube_client {
 	ino_t token_ino;
 };
 
-bool kube_token_valid(const char *token)
-{
-	if (!*token)
-		return false;
-	for (const char *p = token; *p; p++)
-		if ((unsigned char)*p <= 0x20 || (unsigned char)*p == 0x7f)
-			return false;
-	return true;
-}
-
 const char *kube_server(const struct kube_client *k)
 {
 	return k->cr.server;

@@ -36,13 +36,13 @@ struct kube_creds {
 /* kubeconfig.c: the current context of a kubeconfig (libyaml). Errors name
  * the file and the key, never a secret. */
 int kube_config_load(const char *path, struct kube_creds *c, struct fs_err *e);
+
+/* kubecreds.c: the credentials' checks and wiping. */
 void kube_creds_free(struct kube_creds *c);
 /* A bearer token goes into an HTTP header: no whitespace or control bytes. */
 bool kube_token_valid(const char *token);
 /* explicit_bzero + free. */
 void kube_wipe_free(void *p, size_t len);
-/* Standard base64 (RFC 4648), whitespace ignored; *out NUL-terminated. */
-int kube_base64_decode(const char *in, unsigned char **out, size_t *outlen);
 /* DNS-1123 label (namespaces, <= 63) or subdomain (pod names, <= 253). */
 bool kube_name_valid(const char *s, bool subdomain);
 
