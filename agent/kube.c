@@ -160,6 +160,21 @@ int kube_escape(const char *s, char *out, size_t len)
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
+/* A client certificate or key: the kubeconfig's *-data (PEM, not copied:
+ * b stays with the client) or a file. Nonzero when libcurl refused one. */
+static int kube_tls_pem(CURL *h, struct curl_blob *b, unsigned char *data, size_t len, const char *file,
+			CURLoption blob_opt, CURLoption type_opt, CURLoption file_opt)
+{
+	int bad;
+
+	if (!data)
+		return file[0] ? (int)curl_easy_setopt(h, file_opt, file) : 0;
+	*b = (struct curl_blob){ .data = data, .len = len, .flags = CURL_BLOB_NOCOPY };
+	bad = (int)curl_easy_setopt(h, blob_opt, b);
+	bad |= (int)curl_easy_setopt(h, type_opt, "PEM");
+	return bad;
+}
+
 static int kube_tls_setup(struct kube_client *k, CURL *h)
 {
 	const struct kube_creds *c = &k->cr;
@@ -177,20 +192,10 @@ static int kube_tls_setup(struct kube_client *k, CURL *h)
 		bad |= curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
 		bad |= curl_easy_setopt(h, CURLOPT_CAPATH, (char *)NULL);
 	}
-	if (c->cert_data) {
-		k->cert_blob = (struct curl_blob){ .data = c->cert_data, .len = c->cert_len, .flags = CURL_BLOB_NOCOPY };
-		bad |= curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &k->cert_blob);
-		bad |= curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
-	} else if (c->cert_file[0]) {
-		bad |= curl_easy_setopt(h, CURLOPT_SSLCERT, c->cert_file);
-	}
-	if (c->key_data) {
-		k->key_blob = (struct curl_blob){ .data = c->key_data, .len = c->key_len, .flags = CURL_BLOB_NOCOPY };
-		bad |= curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &k->key_blob);
-		bad |= curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
-	} else if (c->key_file[0]) {
-		bad |= curl_easy_setopt(h, CURLOPT_SSLKEY, c->key_file);
-	}
+	bad |= kube_tls_pem(h, &k->cert_blob, c->cert_data, c->cert_len, c->cert_file, CURLOPT_SSLCERT_BLOB,
+			    CURLOPT_SSLCERTTYPE, CURLOPT_SSLCERT);
+	bad |= kube_tls_pem(h, &k->key_blob, c->key_data, c->key_len, c->key_file, CURLOPT_SSLKEY_BLOB,
+			    CURLOPT_SSLKEYTYPE, CURLOPT_SSLKEY);
 	return bad ? -1 : 0;
 }
 
