@@ -112,19 +112,27 @@ enum rf_outcome rf_list_page(struct reflector *r, struct fs_err *e)
 	return o;
 }
 
-static bool rf_apply_obj(struct reflector *r, struct kwatch_event *ev)
+/* An object's event into the store: 0 with *changed set, or -ENOMEM. */
+static int rf_apply_obj(struct reflector *r, struct kwatch_event *ev, bool *changed)
 {
 	const struct kobj *old = kstore_get(&r->store, ev->obj.key);
+	int ret;
 
-	if (ev->type == KW_DELETED || !cJSON_GetArraySize(ev->obj.ann))
-		return kstore_del(&r->store, ev->obj.key);
+	*changed = false;
+	if (ev->type == KW_DELETED || !cJSON_GetArraySize(ev->obj.ann)) {
+		*changed = kstore_del(&r->store, ev->obj.key);
+		return 0;
+	}
 	if (old && kobj_same(old, &ev->obj))
-		return false;
-	return kstore_put(&r->store, &ev->obj) == 0;
+		return 0;
+	ret = kstore_put(&r->store, &ev->obj);
+	*changed = ret == 0;
+	return ret;
 }
 
 /* Applies one event: RF_NOUTCOMES while the watch goes on; RF_O_GONE or
- * RF_O_FAILED (an ERROR event) when it must end. */
+ * RF_O_FAILED (an ERROR event; no memory for the object: the store is
+ * relisted rather than left without it) when it must end. */
 static enum rf_outcome rf_apply(struct reflector *r, struct kwatch_event *ev)
 {
 	bool changed = false;
@@ -142,8 +150,11 @@ static enum rf_outcome rf_apply(struct reflector *r, struct kwatch_event *ev)
 		snprintf(r->rv, sizeof(r->rv), "%s", ev->obj.rv);
 	atomic_fetch_add(&r->m_events, 1);
 	r->watch_events++;
-	if (ev->type != KW_BOOKMARK)
-		changed = rf_apply_obj(r, ev);
+	if (ev->type != KW_BOOKMARK && rf_apply_obj(r, ev, &changed)) {
+		r->failed = true;
+		alog(ALOG_ERROR, "%s: watch event for %s: out of memory; listing again", r->name, ev->obj.key);
+		return RF_O_FAILED;
+	}
 	if (changed && r->changed)
 		r->changed(r, r->arg);
 	return RF_NOUTCOMES;
