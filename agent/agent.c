@@ -70,6 +70,7 @@ static int agent_register(struct agent *a, metrics_collect_fn fn, void *arg, con
 {
 	if (metrics_register(a->metrics, fn, arg) == 0)
 		return 0;
+	/* -ENOSPC, its one failure. */
 	alog(ALOG_ERROR, "%s: its metrics: the registry is full", duty);
 	return -1;
 }

@@ -81,18 +81,24 @@ static int drift_visit(const char *file, struct attachment *a, const struct fs_e
 	return 0;
 }
 
+/* What a pass came to: a void one is tried again shortly. */
+enum drift_pass {
+	DRIFT_PUBLISHED,
+	DRIFT_VOID,     /* a re-mask overlapped it; or no memory, no stateDir */
+};
+
 /* One pass over every record (the drift thread); published under r->lock
- * only when no re-mask ran meanwhile. Returns true when published. */
-static bool records_drift_pass(struct records *r)
+ * only when no re-mask ran meanwhile. */
+static enum drift_pass records_drift_pass(struct records *r)
 {
 	struct drift_scan *d = calloc(1, sizeof(*d));
 	struct state st = STATE_INIT;
 	struct fs_err e = { 0 };
-	bool ok = false;
+	enum drift_pass res = DRIFT_VOID;
 	int ret = -1;
 
 	if (!d)
-		return false;
+		return DRIFT_VOID;
 	d->seq = atomic_load(&remask_seq);
 	d->stop = &r->drift_stop;
 	if (!(d->seq & 1) && state_open(&st, r->state_dir, false, &e) == 0)
@@ -105,10 +111,10 @@ static bool records_drift_pass(struct records *r)
 		r->drift_at = mono_ms();
 		r->drift_wall = time(NULL);
 		pthread_mutex_unlock(&r->lock);
-		ok = true;
+		res = DRIFT_PUBLISHED;
 	}
 	free(d);
-	return ok;
+	return res;
 }
 
 /* The drift thread: a pass when a scrape found the last one older than
@@ -142,7 +148,7 @@ static void *records_drift_main(void *arg)
 		}
 		r->drift_kicked = false;
 		pthread_mutex_unlock(&r->lock);
-		retry = !records_drift_pass(r);
+		retry = records_drift_pass(r) == DRIFT_VOID;
 		pthread_mutex_lock(&r->lock);
 	}
 	pthread_mutex_unlock(&r->lock);

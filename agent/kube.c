@@ -30,16 +30,6 @@ struct kube_client {
 	ino_t token_ino;
 };
 
-bool kube_token_valid(const char *token)
-{
-	if (!*token)
-		return false;
-	for (const char *p = token; *p; p++)
-		if ((unsigned char)*p <= 0x20 || (unsigned char)*p == 0x7f)
-			return false;
-	return true;
-}
-
 const char *kube_server(const struct kube_client *k)
 {
 	return k->cr.server;
@@ -170,6 +160,21 @@ int kube_escape(const char *s, char *out, size_t len)
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
+/* A client certificate or key: the kubeconfig's *-data (PEM, not copied:
+ * b stays with the client) or a file. Nonzero when libcurl refused one. */
+static int kube_tls_pem(CURL *h, struct curl_blob *b, unsigned char *data, size_t len, const char *file,
+			CURLoption blob_opt, CURLoption type_opt, CURLoption file_opt)
+{
+	int bad;
+
+	if (!data)
+		return file[0] ? (int)curl_easy_setopt(h, file_opt, file) : 0;
+	*b = (struct curl_blob){ .data = data, .len = len, .flags = CURL_BLOB_NOCOPY };
+	bad = (int)curl_easy_setopt(h, blob_opt, b);
+	bad |= (int)curl_easy_setopt(h, type_opt, "PEM");
+	return bad;
+}
+
 static int kube_tls_setup(struct kube_client *k, CURL *h)
 {
 	const struct kube_creds *c = &k->cr;
@@ -187,20 +192,10 @@ static int kube_tls_setup(struct kube_client *k, CURL *h)
 		bad |= curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
 		bad |= curl_easy_setopt(h, CURLOPT_CAPATH, (char *)NULL);
 	}
-	if (c->cert_data) {
-		k->cert_blob = (struct curl_blob){ .data = c->cert_data, .len = c->cert_len, .flags = CURL_BLOB_NOCOPY };
-		bad |= curl_easy_setopt(h, CURLOPT_SSLCERT_BLOB, &k->cert_blob);
-		bad |= curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
-	} else if (c->cert_file[0]) {
-		bad |= curl_easy_setopt(h, CURLOPT_SSLCERT, c->cert_file);
-	}
-	if (c->key_data) {
-		k->key_blob = (struct curl_blob){ .data = c->key_data, .len = c->key_len, .flags = CURL_BLOB_NOCOPY };
-		bad |= curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &k->key_blob);
-		bad |= curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
-	} else if (c->key_file[0]) {
-		bad |= curl_easy_setopt(h, CURLOPT_SSLKEY, c->key_file);
-	}
+	bad |= kube_tls_pem(h, &k->cert_blob, c->cert_data, c->cert_len, c->cert_file, CURLOPT_SSLCERT_BLOB,
+			    CURLOPT_SSLCERTTYPE, CURLOPT_SSLCERT);
+	bad |= kube_tls_pem(h, &k->key_blob, c->key_data, c->key_len, c->key_file, CURLOPT_SSLKEY_BLOB,
+			    CURLOPT_SSLKEYTYPE, CURLOPT_SSLKEY);
 	return bad ? -1 : 0;
 }
 
@@ -296,27 +291,31 @@ void kube_patch_req_free(struct kube_patch_req *r)
 	r->resp_len = 0;
 }
 
-int kube_patch_prepare(struct kube_client *k, CURL *h, struct kube_patch_req *r, const char *ns, const char *name,
-		       const char *uid, const char *key, const char *value, struct fs_err *e)
+enum kube_patch_result kube_patch_prepare(struct kube_client *k, CURL *h, struct kube_patch_req *r,
+					  const char *ns, const char *name, const char *uid, const char *key,
+					  const char *value, struct fs_err *e)
 {
 	char ens[256], ename[768];
 	int bad = 0;
 
 	memset(r, 0, sizeof(*r));
 	snprintf(r->key, sizeof(r->key), "%s", key);
-	if (!kube_name_valid(ns, false) || !kube_name_valid(name, true))
-		return err_set(e, CNI_ERR_INVALID_CONFIG, "pod %.64s/%.253s: not a valid namespace/name", ns, name);
+	if (!kube_name_valid(ns, false) || !kube_name_valid(name, true)) {
+		err_set(e, CNI_ERR_INVALID_CONFIG, "pod %.64s/%.253s: not a valid namespace/name", ns, name);
+		return KUBE_PATCH_PERMANENT;
+	}
 	if (kube_escape(ns, ens, sizeof(ens)) || kube_escape(name, ename, sizeof(ename)) ||
 	    !(r->body = kube_patch_body(uid, key, value)) ||
 	    !(r->hdr = curl_slist_append(NULL, "Content-Type: application/merge-patch+json")) ||
 	    !curl_slist_append(r->hdr, "Accept: application/json")) {
 		kube_patch_req_free(r);
-		return err_set(e, CNI_ERR_IO, "pod %s/%s: preparing the patch of %s: out of memory", ns, name, key);
+		err_set(e, CNI_ERR_IO, "pod %s/%s: preparing the patch of %s: out of memory", ns, name, key);
+		return KUBE_PATCH_RETRY;
 	}
 	snprintf(r->path, sizeof(r->path), "/api/v1/namespaces/%s/pods/%s", ens, ename);
 	if (kube_easy_prepare(k, h, r->path, e)) {
 		kube_patch_req_free(r);
-		return -1;
+		return KUBE_PATCH_RETRY;
 	}
 	bad |= curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PATCH");
 	bad |= curl_easy_setopt(h, CURLOPT_POSTFIELDS, r->body);
@@ -325,27 +324,43 @@ int kube_patch_prepare(struct kube_client *k, CURL *h, struct kube_patch_req *r,
 	bad |= curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
 	if (bad) {
 		kube_patch_req_free(r);
-		return err_set(e, CNI_ERR_IO, "libcurl refused an option for PATCH %s%s", k->cr.server, r->path);
+		err_set(e, CNI_ERR_IO, "libcurl refused an option for PATCH %s%s", k->cr.server, r->path);
+		return KUBE_PATCH_RETRY;
 	}
-	return 0;
+	return KUBE_PATCH_OK;
 }
 
-long kube_patch_finish(struct kube_client *k, CURL *h, struct kube_patch_req *r, CURLcode rc, struct fs_err *e)
+static enum kube_patch_result kube_patch_classify(long status)
+{
+	if (status >= 200 && status <= 299)
+		return KUBE_PATCH_OK;
+	if (status == 409)
+		return KUBE_PATCH_CONFLICT;
+	if (status == 404)
+		return KUBE_PATCH_GONE;
+	/* 401/403 (a token or RBAC being fixed), 408, 429: worth a retry. */
+	if (status >= 400 && status <= 499 && status != 401 && status != 403 && status != 408 && status != 429)
+		return KUBE_PATCH_PERMANENT;
+	return KUBE_PATCH_RETRY;
+}
+
+enum kube_patch_result kube_patch_finish(struct kube_client *k, CURL *h, struct kube_patch_req *r, CURLcode rc,
+					 long *status, struct fs_err *e)
 {
 	char msg[256];
-	long status = -1;
 
+	*status = -1;
 	if (rc != CURLE_OK) {
 		err_set(e, CNI_ERR_IO, "PATCH %s%s: %s", k->cr.server, r->path, curl_easy_strerror(rc));
-		return -1;
+		return KUBE_PATCH_RETRY;
 	}
-	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-	if (status < 200 || status > 299) {
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+	if (*status < 200 || *status > 299) {
 		kube_status_message(r->resp, r->resp_len, msg, sizeof(msg));
-		err_set(e, CNI_ERR_IO, "PATCH %s%s (%s): HTTP %ld%s%s%s", k->cr.server, r->path, r->key, status,
+		err_set(e, CNI_ERR_IO, "PATCH %s%s (%s): HTTP %ld%s%s%s", k->cr.server, r->path, r->key, *status,
 			msg[0] ? " (" : "", msg, msg[0] ? ")" : "");
 	}
-	return status;
+	return kube_patch_classify(*status);
 }
 
 long kube_get(struct kube_client *k, const char *path, long timeout_ms, char **body, struct fs_err *e)

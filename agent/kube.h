@@ -36,13 +36,13 @@ struct kube_creds {
 /* kubeconfig.c: the current context of a kubeconfig (libyaml). Errors name
  * the file and the key, never a secret. */
 int kube_config_load(const char *path, struct kube_creds *c, struct fs_err *e);
+
+/* kubecreds.c: the credentials' checks and wiping. */
 void kube_creds_free(struct kube_creds *c);
 /* A bearer token goes into an HTTP header: no whitespace or control bytes. */
 bool kube_token_valid(const char *token);
 /* explicit_bzero + free. */
 void kube_wipe_free(void *p, size_t len);
-/* Standard base64 (RFC 4648), whitespace ignored; *out NUL-terminated. */
-int kube_base64_decode(const char *in, unsigned char **out, size_t *outlen);
 /* DNS-1123 label (namespaces, <= 63) or subdomain (pod names, <= 253). */
 bool kube_name_valid(const char *s, bool subdomain);
 
@@ -79,9 +79,10 @@ void kube_status_message(const char *body, size_t len, char *out, size_t outlen)
  * name is another incarnation. Bounded by request_ms.
  * prepare sets h up and fills r (which must stay put until the transfer is
  * done); the caller runs h (podstatus.c: loop_xfer_start); finish turns the
- * transfer's CURLcode into the HTTP status (2xx on success; -1 when no
- * answer came) with e set unless 2xx (a non-2xx with the server's message);
- * kube_patch_req_free releases r (after finish, or after an abort). */
+ * transfer's CURLcode and HTTP status into a kube_patch_result (*status: the
+ * HTTP status, -1 when no answer came), e set unless KUBE_PATCH_OK (a non-2xx
+ * with the server's message); kube_patch_req_free releases r (after finish,
+ * or after an abort). prepare returns KUBE_PATCH_OK, _PERMANENT or _RETRY. */
 struct kube_patch_req {
 	char path[1100];
 	char key[128];
@@ -91,9 +92,22 @@ struct kube_patch_req {
 	size_t resp_len;
 };
 
-int kube_patch_prepare(struct kube_client *k, CURL *h, struct kube_patch_req *r, const char *ns, const char *name,
-		       const char *uid, const char *key, const char *value, struct fs_err *e);
-long kube_patch_finish(struct kube_client *k, CURL *h, struct kube_patch_req *r, CURLcode rc, struct fs_err *e);
+/* What a patch came to: its own result, so a caller never decides a retry
+ * from an error code that also means something else. */
+enum kube_patch_result {
+	KUBE_PATCH_OK,          /* 2xx */
+	KUBE_PATCH_CONFLICT,    /* 409: the uid precondition failed (another incarnation) */
+	KUBE_PATCH_GONE,        /* 404 */
+	KUBE_PATCH_PERMANENT,   /* other 4xx, or a name no API server takes: a retry cannot help */
+	KUBE_PATCH_RETRY,       /* no answer, 401, 403, 408, 429, 5xx, out of memory: later */
+	KUBE_PATCH_NRESULTS
+};
+
+enum kube_patch_result kube_patch_prepare(struct kube_client *k, CURL *h, struct kube_patch_req *r,
+					  const char *ns, const char *name, const char *uid, const char *key,
+					  const char *value, struct fs_err *e);
+enum kube_patch_result kube_patch_finish(struct kube_client *k, CURL *h, struct kube_patch_req *r, CURLcode rc,
+					 long *status, struct fs_err *e);
 void kube_patch_req_free(struct kube_patch_req *r);
 
 /* A blocking GET of server+path bounded by timeout_ms: the HTTP status with

@@ -17,49 +17,7 @@
 
 #define KUBE_CONFIG_MAX (1u << 20)
 
-void kube_wipe_free(void *p, size_t len)
-{
-	if (!p)
-		return;
-	explicit_bzero(p, len);
-	free(p);
-}
-
-/* ---- names and encodings ---- */
-
-static bool kube_label_valid(const char *s, size_t len)
-{
-	if (len == 0 || len > 63)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-			return false;
-	}
-	return s[0] != '-' && s[len - 1] != '-';
-}
-
-bool kube_name_valid(const char *s, bool subdomain)
-{
-	size_t len = strlen(s);
-	const char *p = s;
-
-	if (!subdomain)
-		return kube_label_valid(s, len);
-	if (len == 0 || len > 253)
-		return false;
-	for (;;) {
-		const char *dot = strchr(p, '.');
-		size_t l = dot ? (size_t)(dot - p) : strlen(p);
-
-		if (!kube_label_valid(p, l))
-			return false;
-		if (!dot)
-			return true;
-		p = dot + 1;
-	}
-}
+/* ---- base64 (the *-data keys) ---- */
 
 static int kube_b64val(unsigned char c)
 {
@@ -76,7 +34,9 @@ static int kube_b64val(unsigned char c)
 	return -1;
 }
 
-int kube_base64_decode(const char *in, unsigned char **out, size_t *outlen)
+/* Standard base64 (RFC 4648), whitespace ignored; *out NUL-terminated.
+ * 0, -ENOMEM or -EINVAL. */
+static int kube_base64_decode(const char *in, unsigned char **out, size_t *outlen)
 {
 	size_t n = strlen(in), o = 0, nd = 0, pad = 0;
 	uint32_t acc = 0;
@@ -84,7 +44,7 @@ int kube_base64_decode(const char *in, unsigned char **out, size_t *outlen)
 	unsigned char *buf = malloc(n / 4 * 3 + 4);
 
 	if (!buf)
-		return -1;
+		return -ENOMEM;
 	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
 		int v;
 
@@ -113,7 +73,7 @@ int kube_base64_decode(const char *in, unsigned char **out, size_t *outlen)
 	return 0;
 bad:
 	kube_wipe_free(buf, n / 4 * 3 + 4);
-	return -1;
+	return -EINVAL;
 }
 
 /* ---- kubeconfig ---- */
@@ -399,14 +359,3 @@ out_parser:
 		kube_creds_free(c);
 	return ret;
 }
-
-void kube_creds_free(struct kube_creds *c)
-{
-	kube_wipe_free(c->ca_data, c->ca_len);
-	if (c->token)
-		kube_wipe_free(c->token, strlen(c->token));
-	kube_wipe_free(c->cert_data, c->cert_len);
-	kube_wipe_free(c->key_data, c->key_len);
-	memset(c, 0, sizeof(*c));
-}
-

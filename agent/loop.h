@@ -103,7 +103,8 @@ void loop_xfer_cancel(struct loop_xfer *x);
 /* Runs until loop_stop(); returns 0, or -1 on a poll error (logged). */
 int loop_run(struct loop *l);
 void loop_stop(struct loop *l);
-/* The iteration counter (liveness for /healthz) is read by another thread. */
+/* When the loop last went round (CLOCK_MONOTONIC ms): the liveness of
+ * /healthz, read by the metrics thread. */
 long long loop_heartbeat_ms(struct loop *l);
 
 #endif

@@ -56,7 +56,7 @@ static void metrics_unlock(struct metrics *m)
 int metrics_register(struct metrics *m, metrics_collect_fn fn, void *arg)
 {
 	if (m->n == METRICS_MAX_COLLECTORS)
-		return -1;
+		return -ENOSPC;
 	metrics_lock(m);
 	m->c[m->n].fn = fn;
 	m->c[m->n++].arg = arg;

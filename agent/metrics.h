@@ -29,6 +29,7 @@ typedef void (*metrics_collect_fn)(struct metrics_out *o, void *arg);
 typedef bool (*metrics_probe_fn)(void *arg);
 
 struct metrics *metrics_new(void);
+/* 0, or -ENOSPC when the registry is full (the caller names the duty). */
 int metrics_register(struct metrics *m, metrics_collect_fn fn, void *arg);
 /* Drops what metrics_register(m, fn, arg) added; once it returns, no
  * scrape calls it (a duty unregisters before it stops). */

@@ -22,7 +22,9 @@ struct podstatus_entry {
 	struct backoff bo;
 };
 
-static const char *const result_names[PS_NRESULTS] = { "ok", "conflict", "not_found", "rejected", "error" };
+/* Indexed by enum kube_patch_result. */
+static const char *const result_names[KUBE_PATCH_NRESULTS] = { "ok", "conflict", "not_found", "rejected",
+								"error" };
 
 int podstatus_item_cmp(const void *a, const void *b)
 {
@@ -133,27 +135,31 @@ static bool entry_needs(const struct podstatus_entry *e)
 
 static void podstatus_on_done(struct loop *l, struct loop_xfer *x, CURLcode rc);
 
-/* Starts the patch of e's line on slot s; false when it could not start. */
-static bool podstatus_send(struct podstatus *p, struct podstatus_slot *s, struct podstatus_entry *e)
+/* Starts the patch of e's line on slot s: KUBE_PATCH_OK when it started;
+ * _PERMANENT when no API server would take it (then it is done with);
+ * _RETRY when it could not start now (out of memory, a refused option). */
+static enum kube_patch_result podstatus_send(struct podstatus *p, struct podstatus_slot *s,
+					     struct podstatus_entry *e)
 {
 	struct fs_err err = { 0 };
+	enum kube_patch_result r = KUBE_PATCH_RETRY;
 
 	if (!s->x.h && !(s->x.h = curl_easy_init()))
-		return false;
+		return KUBE_PATCH_RETRY;
 	s->line = strdup(e->want);
-	if (!s->line || kube_patch_prepare(p->kube, s->x.h, &s->req, e->ns, e->name, e->uid, ANNOT_STATUS,
-					   s->line, &err)) {
-		if (err.code == CNI_ERR_INVALID_CONFIG) {
-			/* A name no API server takes: not worth a retry. */
-			alog(ALOG_WARN, "status: %s", err.msg);
-			atomic_fetch_add(&p->results[PS_REJECTED], 1);
-			free(e->done);
-			e->done = s->line;
-			s->line = NULL;
-		}
+	if (s->line)
+		r = kube_patch_prepare(p->kube, s->x.h, &s->req, e->ns, e->name, e->uid, ANNOT_STATUS, s->line, &err);
+	if (r == KUBE_PATCH_PERMANENT) {
+		alog(ALOG_WARN, "status: %s", err.msg);
+		atomic_fetch_add(&p->results[KUBE_PATCH_PERMANENT], 1);
+		free(e->done);
+		e->done = s->line;
+		s->line = NULL;
+	}
+	if (r != KUBE_PATCH_OK) {
 		free(s->line);
 		s->line = NULL;
-		return false;
+		return r;
 	}
 	curl_easy_setopt(s->x.h, CURLOPT_TIMEOUT_MS, (long)PODSTATUS_TIMEOUT_MS);
 	s->x.done = podstatus_on_done;
@@ -162,10 +168,10 @@ static bool podstatus_send(struct podstatus *p, struct podstatus_slot *s, struct
 	e->busy = s;
 	if (loop_xfer_start(p->loop, &s->x)) {
 		slot_clear(s);
-		return false;
+		return KUBE_PATCH_RETRY;
 	}
 	alog(ALOG_DEBUG, "status: patching pod %s/%s (uid %s): %s", e->ns, e->name, e->uid, e->want);
-	return true;
+	return KUBE_PATCH_OK;
 }
 
 static struct podstatus_slot *slot_find_free(struct podstatus *p)
@@ -196,7 +202,7 @@ static void podstatus_kick(struct podstatus *p)
 			continue;
 		}
 		s = slot_find_free(p);
-		if (s && !podstatus_send(p, s, e) && entry_needs(e)) {
+		if (s && podstatus_send(p, s, e) == KUBE_PATCH_RETRY) {
 			/* Out of memory or a refused option: later. */
 			e->due = now + backoff_next(&e->bo, now, drand48());
 			next = next < 0 || e->due < next ? e->due : next;
@@ -213,20 +219,6 @@ static void podstatus_on_timer(struct loop *l, struct loop_timer *t)
 	podstatus_kick(t->arg);
 }
 
-static enum podstatus_result classify(long status)
-{
-	if (status >= 200 && status <= 299)
-		return PS_OK;
-	if (status == 409)
-		return PS_CONFLICT;
-	if (status == 404)
-		return PS_NOT_FOUND;
-	/* 401/403 (a token or RBAC being fixed), 408, 429: worth a retry. */
-	if (status >= 400 && status <= 499 && status != 401 && status != 403 && status != 408 && status != 429)
-		return PS_REJECTED;
-	return PS_ERROR;
-}
-
 static void entry_failed(struct podstatus_entry *e, const struct fs_err *err)
 {
 	long long now = mono_ms(), delay = backoff_next(&e->bo, now, drand48());
@@ -239,16 +231,14 @@ static void entry_failed(struct podstatus_entry *e, const struct fs_err *err)
 		     e->failures, delay);
 }
 
-static void entry_result(struct podstatus *p, struct podstatus_entry *e, long status, char **line,
+static void entry_result(struct podstatus *p, struct podstatus_entry *e, enum kube_patch_result r, char **line,
 			 const struct fs_err *err)
 {
-	enum podstatus_result r = classify(status);
-
 	atomic_fetch_add(&p->results[r], 1);
 	switch (r) {
-	case PS_OK:
-	case PS_REJECTED:
-		if (r == PS_REJECTED)
+	case KUBE_PATCH_OK:
+	case KUBE_PATCH_PERMANENT:
+		if (r == KUBE_PATCH_PERMANENT)
 			alog(ALOG_WARN, "status: pod %s/%s: %s; not retried", e->ns, e->name, err->msg);
 		else if (e->failures)
 			alog(ALOG_INFO, "status: pod %s/%s patched after %d failure(s)", e->ns, e->name, e->failures);
@@ -258,11 +248,11 @@ static void entry_result(struct podstatus *p, struct podstatus_entry *e, long st
 		e->failures = 0;
 		e->due = 0;
 		break;
-	case PS_CONFLICT:
-	case PS_NOT_FOUND:
+	case KUBE_PATCH_CONFLICT:
+	case KUBE_PATCH_GONE:
 		e->gone = true;
 		alog(ALOG_INFO, "status: pod %s/%s uid %s is %s: its status is not patched", e->ns, e->name, e->uid,
-		     r == PS_CONFLICT ? "another incarnation now (uid precondition failed)" : "gone (404)");
+		     r == KUBE_PATCH_CONFLICT ? "another incarnation now (uid precondition failed)" : "gone (404)");
 		break;
 	default:
 		entry_failed(e, err);
@@ -278,8 +268,7 @@ static void podstatus_on_done(struct loop *l, struct loop_xfer *x, CURLcode rc)
 	long status;
 
 	(void)l;
-	status = kube_patch_finish(p->kube, x->h, &s->req, rc, &err);
-	entry_result(p, e, status, &s->line, &err);
+	entry_result(p, e, kube_patch_finish(p->kube, x->h, &s->req, rc, &status, &err), &s->line, &err);
 	slot_clear(s);
 	podstatus_kick(p);
 }
@@ -373,7 +362,7 @@ void podstatus_collect(struct metrics_out *o, void *arg)
 		       "Patches of the flowsteer.io/status pod annotation by result: ok; conflict (409: the pod "
 		       "is another incarnation, dropped); not_found (404, dropped); rejected (other 4xx, not "
 		       "retried); error (no answer, 401, 403, 429, 5xx: retried with backoff).");
-	for (int r = 0; r < PS_NRESULTS; r++) {
+	for (int r = 0; r < KUBE_PATCH_NRESULTS; r++) {
 		snprintf(label, sizeof(label), "result=\"%s\"", result_names[r]);
 		metrics_sample_u64(o, "flowsteer_status_patches_total", label, atomic_load(&p->results[r]));
 	}

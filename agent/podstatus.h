@@ -38,8 +38,6 @@ struct podstatus_item {
 	long long time;         /* the record's time: the newest of one ifname wins */
 };
 
-enum podstatus_result { PS_OK, PS_CONFLICT, PS_NOT_FOUND, PS_REJECTED, PS_ERROR, PS_NRESULTS };
-
 struct podstatus_entry;
 
 struct podstatus_slot {
@@ -58,7 +56,7 @@ struct podstatus {
 	struct podstatus_slot slot[PODSTATUS_INFLIGHT];
 	struct loop_timer timer;
 	/* Read by the metrics thread. */
-	_Atomic uint64_t results[PS_NRESULTS];
+	_Atomic uint64_t results[KUBE_PATCH_NRESULTS];
 	_Atomic uint64_t pending;
 };
 

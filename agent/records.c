@@ -125,14 +125,18 @@ static void scan_node(struct scan *s, struct state *st)
 	struct records *r = s->r;
 	struct node_state *n = calloc(1, sizeof(*n));
 	struct fs_err e = { 0 };
-	int holders = state_holders(st), ret = n ? state_node_read(st, n, &e) : -ENOMEM;
+	int holders = state_holders(st), ret = -1;
 
-	if (ret == -1 && once_note(&r->bad, &s->bad, "node.json"))
+	if (!n)
+		alog(ALOG_ERROR, "records: %s/node.json: out of memory", r->state_dir);
+	else
+		ret = state_node_read(st, n, &e);
+	if (n && ret == -1 && once_note(&r->bad, &s->bad, "node.json"))
 		alog(ALOG_WARN, "records: %s", e.msg);
 	pthread_mutex_lock(&r->lock);
 	r->holders = holders < 0 ? 0 : holders;
 	r->ndev = 0;
-	for (int i = 0; !ret && i < n->ndev; i++)
+	for (int i = 0; n && !ret && i < n->ndev; i++)
 		snprintf(r->devs[r->ndev++], MODEL_NAME_MAX, "%s", n->devs[i].name);
 	pthread_mutex_unlock(&r->lock);
 	if (n)

@@ -174,7 +174,11 @@ static void rf_list_end(struct loop *l, struct reflector *r, CURLcode rc)
 	} else if (o == RF_O_FAILED) {
 		rf_http_why(r, "list", http, why, sizeof(why));
 	} else {
-		o = rf_list_page(r, why, sizeof(why));
+		struct fs_err e = { 0 };
+
+		o = rf_list_page(r, &e);
+		if (o == RF_O_FAILED)
+			snprintf(why, sizeof(why), "list: %s", e.msg);
 	}
 	if (o == RF_O_LISTED) {
 		alog(ALOG_INFO, "%s: listed at resourceVersion %s, %zu with flowsteer.io annotations",
@@ -216,7 +220,7 @@ static void rf_watch_data(struct loop *l, struct loop_xfer *x)
 	(void)l;
 	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &http);
 	/* Not 200: the body is an error Status, kept for the log line. */
-	if (http == 200 && !rf_watch_lines(r))
+	if (http == 200 && rf_watch_lines(r) != RF_NOUTCOMES)
 		loop_xfer_cancel(x);
 }
 

@@ -99,7 +99,7 @@ struct rf_step {
  * `s` leaves it as it is. */
 struct rf_step rf_next(enum rf_state s, enum rf_outcome o);
 
-/* What a finished list transfer says, before its body is read: RF_O_NOUTCOMES
+/* What a finished list transfer says, before its body is read: RF_NOUTCOMES
  * when the body is a page to decode (PAGE, LISTED or FAILED then). */
 enum rf_outcome rf_list_outcome(CURLcode rc, long http, bool over, long page, bool at_place);
 
@@ -167,10 +167,11 @@ bool reflector_streaming(const struct reflector *r);
 size_t rf_list_write(char *p, size_t size, size_t n, void *arg);
 size_t rf_watch_write(char *p, size_t size, size_t n, void *arg);
 /* A page that answered 200: LISTED (the store replaced), PAGE (r->cont
- * set) or FAILED (why set). */
-enum rf_outcome rf_list_page(struct reflector *r, char *why, size_t len);
-/* Whole watch lines out of r->buf; false when the watch must end. */
-bool rf_watch_lines(struct reflector *r);
+ * set) or FAILED (e set). */
+enum rf_outcome rf_list_page(struct reflector *r, struct fs_err *e);
+/* Whole watch lines out of r->buf: RF_NOUTCOMES while the watch goes on,
+ * RF_O_GONE or RF_O_FAILED when it must end. */
+enum rf_outcome rf_watch_lines(struct reflector *r);
 /* "what: HTTP 403 (message)" for a log line. */
 void rf_http_why(const struct reflector *r, const char *what, long http, char *out, size_t len);
 

@@ -81,10 +81,9 @@ static int rf_list_items(struct reflector *r, cJSON *page, struct fs_err *e)
 }
 
 /* A page that answered 200: LISTED (the store replaced), PAGE (r->cont
- * set) or FAILED (why set). */
-enum rf_outcome rf_list_page(struct reflector *r, char *why, size_t len)
+ * set) or FAILED (e set). */
+enum rf_outcome rf_list_page(struct reflector *r, struct fs_err *e)
 {
-	struct fs_err e = { 0 };
 	const cJSON *meta, *cont, *rv;
 	enum rf_outcome o = RF_O_PAGE;
 	cJSON *page;
@@ -94,10 +93,10 @@ enum rf_outcome rf_list_page(struct reflector *r, char *why, size_t len)
 	meta = cJSON_GetObjectItemCaseSensitive(page, "metadata");
 	cont = cJSON_GetObjectItemCaseSensitive(meta, "continue");
 	rv = cJSON_GetObjectItemCaseSensitive(meta, "resourceVersion");
-	if (!cJSON_IsObject(page) || !cJSON_IsString(rv) || rf_list_items(r, page, &e)) {
+	if (!cJSON_IsObject(page) || !cJSON_IsString(rv) || rf_list_items(r, page, e)) {
 		cJSON_Delete(page);
 		kstore_clear(&r->pending);
-		snprintf(why, len, "list: %s", e.code ? e.msg : "response is not a list with metadata.resourceVersion");
+		err_set(e, CNI_ERR_DECODE, "response is not a list with metadata.resourceVersion");
 		return RF_O_FAILED;
 	}
 	free(r->cont);
@@ -113,50 +112,61 @@ enum rf_outcome rf_list_page(struct reflector *r, char *why, size_t len)
 	return o;
 }
 
-static bool rf_apply_obj(struct reflector *r, struct kwatch_event *ev)
+/* An object's event into the store: 0 with *changed set, or -ENOMEM. */
+static int rf_apply_obj(struct reflector *r, struct kwatch_event *ev, bool *changed)
 {
 	const struct kobj *old = kstore_get(&r->store, ev->obj.key);
+	int ret;
 
-	if (ev->type == KW_DELETED || !cJSON_GetArraySize(ev->obj.ann))
-		return kstore_del(&r->store, ev->obj.key);
+	*changed = false;
+	if (ev->type == KW_DELETED || !cJSON_GetArraySize(ev->obj.ann)) {
+		*changed = kstore_del(&r->store, ev->obj.key);
+		return 0;
+	}
 	if (old && kobj_same(old, &ev->obj))
-		return false;
-	return kstore_put(&r->store, &ev->obj) == 0;
+		return 0;
+	ret = kstore_put(&r->store, &ev->obj);
+	*changed = ret == 0;
+	return ret;
 }
 
-/* Applies one event. Returns false when the watch must end (ERROR). */
-static bool rf_apply(struct reflector *r, struct kwatch_event *ev)
+/* Applies one event: RF_NOUTCOMES while the watch goes on; RF_O_GONE or
+ * RF_O_FAILED (an ERROR event; no memory for the object: the store is
+ * relisted rather than left without it) when it must end. */
+static enum rf_outcome rf_apply(struct reflector *r, struct kwatch_event *ev)
 {
 	bool changed = false;
 
 	if (ev->type == KW_ERROR) {
-		if (ev->code == 410)
+		if (ev->code == 410) {
 			r->gone = true;
-		else {
-			r->failed = true;
-			alog(ALOG_WARN, "%s: watch ERROR event: code %ld %s: %s", r->name, ev->code, ev->reason,
-			     ev->message);
+			return RF_O_GONE;
 		}
-		return false;
+		r->failed = true;
+		alog(ALOG_WARN, "%s: watch ERROR event: code %ld %s: %s", r->name, ev->code, ev->reason, ev->message);
+		return RF_O_FAILED;
 	}
 	if (ev->obj.rv && ev->obj.rv[0])
 		snprintf(r->rv, sizeof(r->rv), "%s", ev->obj.rv);
 	atomic_fetch_add(&r->m_events, 1);
 	r->watch_events++;
-	if (ev->type != KW_BOOKMARK)
-		changed = rf_apply_obj(r, ev);
+	if (ev->type != KW_BOOKMARK && rf_apply_obj(r, ev, &changed)) {
+		r->failed = true;
+		alog(ALOG_ERROR, "%s: watch event for %s: out of memory; listing again", r->name, ev->obj.key);
+		return RF_O_FAILED;
+	}
 	if (changed && r->changed)
 		r->changed(r, r->arg);
-	return true;
+	return RF_NOUTCOMES;
 }
 
 /* Whole lines out of r->buf; the rest stays for the next chunk. */
-bool rf_watch_lines(struct reflector *r)
+enum rf_outcome rf_watch_lines(struct reflector *r)
 {
 	char *start = r->buf.data, *nl;
-	bool go_on = true;
+	enum rf_outcome o = RF_NOUTCOMES;
 
-	while (go_on && (nl = memchr(start, '\n', r->buf.len - (size_t)(start - r->buf.data)))) {
+	while (o == RF_NOUTCOMES && (nl = memchr(start, '\n', r->buf.len - (size_t)(start - r->buf.data)))) {
 		struct kwatch_event ev;
 		struct fs_err e = { 0 };
 		size_t len = (size_t)(nl - start);
@@ -164,12 +174,12 @@ bool rf_watch_lines(struct reflector *r)
 		if (len && kwatch_event_parse(start, len, r->namespaced, &ev, &e) == 0) {
 			if (ev.type == KW_ADDED || ev.type == KW_MODIFIED)
 				kobj_report(&ev.obj);
-			go_on = rf_apply(r, &ev);
+			o = rf_apply(r, &ev);
 			kwatch_event_free(&ev);
 		} else if (len) {
 			alog(ALOG_WARN, "%s: watch: %s", r->name, e.msg);
 			r->failed = true;
-			go_on = false;
+			o = RF_O_FAILED;
 		}
 		start = nl + 1;
 	}
@@ -177,7 +187,7 @@ bool rf_watch_lines(struct reflector *r)
 	memmove(r->buf.data, start, r->buf.len);
 	r->buf.data[r->buf.len] = '\0';
 	r->buf.line = 0;
-	return go_on;
+	return o;
 }
 
 /* libcurl's callback: buffers only (the data hook reads the lines). The

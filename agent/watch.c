@@ -130,9 +130,11 @@ void agent_watch_stop(struct agent *a)
 	reflector_stop(a->loop, &a->ns);
 }
 
-/* The DaemonSet's deletion, as the API server tells it: 1 gone or being
- * deleted, 0 there, -1 no answer (logged). */
-static int agent_ds_deleted(struct agent *a, const char *ns, const char *name)
+/* The DaemonSet's deletion, as the API server tells it. */
+enum ds_answer { DS_THERE, DS_DELETED, DS_NO_ANSWER };
+
+/* DS_NO_ANSWER is logged here. */
+static enum ds_answer agent_ds_deleted(struct agent *a, const char *ns, const char *name)
 {
 	char path[512], *body = NULL, why[256];
 	struct fs_err e = { 0 };
@@ -144,7 +146,7 @@ static int agent_ds_deleted(struct agent *a, const char *ns, const char *name)
 	code = kube_get(a->kube, path, UNINSTALL_ASK_MS, &body, &e);
 	if (code == 404) {
 		free(body);
-		return 1;
+		return DS_DELETED;
 	}
 	if (code > 0 && code != 200) {
 		kube_status_message(body, body ? strlen(body) : 0, why, sizeof(why));
@@ -154,14 +156,14 @@ static int agent_ds_deleted(struct agent *a, const char *ns, const char *name)
 	if (code != 200) {
 		alog(ALOG_WARN, "DaemonSet %s/%s: %s; keeping the entry", ns, name, e.msg);
 		free(body);
-		return -1;
+		return DS_NO_ANSWER;
 	}
 	j = cJSON_Parse(body);
 	ts = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "metadata"), "deletionTimestamp");
 	code = cJSON_IsString(ts) && ts->valuestring[0];
 	cJSON_Delete(j);
 	free(body);
-	return (int)code;
+	return code ? DS_DELETED : DS_THERE;
 }
 
 /* SIGTERM also comes with a rolling update, a node shutdown or a restart:
@@ -177,17 +179,17 @@ bool agent_uninstalling(struct agent *a)
 {
 	char ns[64], name[254];
 	const char *slash = strchr(a->o.daemonset, '/');
-	int del;
+	enum ds_answer del;
 
 	if (!a->kube)
 		return true;
 	snprintf(ns, sizeof(ns), "%.*s", slash ? (int)(slash - a->o.daemonset) : 0, a->o.daemonset);
 	snprintf(name, sizeof(name), "%s", slash ? slash + 1 : "");
 	del = agent_ds_deleted(a, ns, name);
-	if (del > 0)
+	if (del == DS_DELETED)
 		alog(ALOG_INFO, "DaemonSet %s is gone or being deleted: uninstall, taking the entry out", a->o.daemonset);
-	else if (del == 0)
+	else if (del == DS_THERE)
 		alog(ALOG_INFO, "DaemonSet %s is there (rolling update, restart, node shutdown): keeping the entry",
 		     a->o.daemonset);
-	return del > 0;
+	return del == DS_DELETED;
 }

@@ -21,8 +21,9 @@ static long kpatch_send(struct kube_client *k, char **argv, int argc, struct fs_
 		err_set(e, CNI_ERR_IO, "curl_easy_init: out of memory");
 		return -1;
 	}
-	if (kube_patch_prepare(k, h, &r, argv[3], argv[4], uid, argv[6], argc == 8 ? argv[7] : NULL, e) == 0) {
-		status = kube_patch_finish(k, h, &r, curl_easy_perform(h), e);
+	if (kube_patch_prepare(k, h, &r, argv[3], argv[4], uid, argv[6], argc == 8 ? argv[7] : NULL, e) ==
+	    KUBE_PATCH_OK) {
+		kube_patch_finish(k, h, &r, curl_easy_perform(h), &status, e);
 		kube_patch_req_free(&r);
 	}
 	curl_easy_cleanup(h);
