@@ -1,6 +1,6 @@
 /* The plugin's records, seen from the agent (docs/agent.md): inotify on
  * <stateDir>/attachments and <stateDir> (which may not exist before the
- * first ADD), a debounced rescan through plugin/state.c (the only reader of
+ * first ADD), a debounced rescan through plugin/record.c (the only reader of
  * the records' format), and from each rescan:
  *  - every pod's status line for the status duty (podstatus.c);
  *  - the gauges flowsteer_attachments{mode,scope} and
