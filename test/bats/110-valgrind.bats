@@ -15,7 +15,8 @@
 # Valgrind 3.19 (Debian 12) does not know fsopen() (syscall 430) and answers
 # ENOSYS, so here the pod side runs in the forked child (the fallback for
 # kernels without detached mounts); its mount(NULL, "/", NULL, MS_SLAVE|MS_REC)
-# trips a valgrind false positive on the NULL filesystem type, suppressed below.
+# trips a valgrind false positive on the NULL filesystem type
+# (test/helpers/valgrind-netns.supp, shared with the agent's churn test).
 
 load helpers
 
@@ -28,19 +29,10 @@ setup() {
 	make_pod p1
 	VG_LOGS=$BATS_TEST_TMPDIR/vg
 	mkdir -p "$VG_LOGS"
-	cat >"$BATS_TEST_TMPDIR/vg.supp" <<'EOF'
-{
-   mount-null-fstype-for-a-propagation-change
-   Memcheck:Param
-   mount(type)
-   fun:mount
-   fun:child_class
-}
-EOF
 	cat >"$BATS_TEST_TMPDIR/vg.sh" <<EOF
 #!/bin/sh
 exec valgrind --leak-check=full --error-exitcode=9 --errors-for-leak-kinds=definite,indirect \\
-	--trace-children=no --suppressions=$BATS_TEST_TMPDIR/vg.supp \\
+	--trace-children=no --suppressions=$REPO/test/helpers/valgrind-netns.supp \\
 	--log-file=$VG_LOGS/%p.log "$VG_BIN" "\$@"
 EOF
 	chmod +x "$BATS_TEST_TMPDIR/vg.sh"
