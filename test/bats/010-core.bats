@@ -351,11 +351,15 @@ expect_node_restored() {
 	expect_node_restored
 }
 
+veth_gone() { ! node_run ip link show "$HOST_VETH" >/dev/null 2>&1; }
+
 @test "DEL after the pod netns was deleted (veth gone too)" {
 	node_original
 	add_pods web
 	ip netns del "$POD_NS"
-	run_helper 1 node_run ip link show "$HOST_VETH"
+	# The kernel tears the netns down, and the veth with it, in a work
+	# queue after the last reference is gone: wait for it, bounded.
+	wait_for "the host veth $HOST_VETH to go with the pod netns" veth_gone
 	cni_del "${CONF[web]}"
 	expect_node_restored
 }
