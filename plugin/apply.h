@@ -37,8 +37,9 @@ void apply_rollback(struct state *st, const struct kview *kv, struct attachment 
 int apply_node(struct state *st, const struct kview *kv, const struct fs_config *cfg,
 	       struct attachment *a, struct fs_err *e);
 /* When no attachment holds the node devices any more and `restore`: puts
- * node.json's originals back and forgets them. Returns the holders left
- * or -errno. */
-int apply_node_release(struct state *st, bool restore);
+ * node.json's originals back (through classfd, the host's
+ * /sys/class/net, or /sys/class/net itself when -1) and forgets them.
+ * Returns the holders left or -errno. */
+int apply_node_release(struct state *st, bool restore, int classfd);
 
 #endif
