@@ -93,3 +93,15 @@ start_and_stop() {
 	[ "$(records)" = 0 ]
 	[ ! -e "$STATE_DIR/node.json" ]
 }
+
+@test "flowsteer reset: the same undo by hand (the entry taken out by hand first); run again, nothing left, exit 0" {
+	tune web db
+	run_helper node_run "$FLOWSTEER_BIN" reset --state-dir "$STATE_DIR"
+	assert_eq "$(node_values)" "$ORIG_VALUES" "the node's and pods' values after flowsteer reset"
+	[ "$(records)" = 0 ]
+	[ ! -e "$STATE_DIR/node.json" ]
+	[[ $output == *"uninstall: 2 record(s) undone, 4 pod device(s) put back, 0 left holding flowsteer's value, 0 record(s) kept; node devices restored"* ]]
+	run_helper node_run "$FLOWSTEER_BIN" reset --state-dir "$STATE_DIR"
+	[[ $output == *"uninstall: 0 record(s) undone"* ]]
+	run_helper 2 "$FLOWSTEER_BIN" reset extra
+}
