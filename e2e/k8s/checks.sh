@@ -496,8 +496,10 @@ check_uninstall() {
 	local i t0 logs p nrec
 	nrec=$(find "$FS_RUN/attachments" -name '*.json' 2>/dev/null | wc -l)
 	echo "# uninstall: kubectl delete -f conf/flowsteer-daemonset.yaml ($nrec records on the node)"
-	kubectl -n kube-system logs -f ds/flowsteer-agent >"$KT/agent-uninstall.log" 2>&1 &
+	# Its log to the end: the pod object (and its log) go with it.
+	kubectl -n kube-system logs -f "$(agent_pod)" >"$KT/agent-uninstall.log" 2>&1 &
 	logs=$!
+	k8s_until 10 "the agent's log followed" test -s "$KT/agent-uninstall.log"
 	t0=$SECONDS
 	t_run "kubectl delete -f daemonset.yaml" kubectl delete -f "$KT/daemonset.yaml" --wait=true --timeout=60s
 	for ((i = 0; i < 240; i++)); do
