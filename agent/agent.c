@@ -10,10 +10,14 @@
 #include "alog.h"
 #include "bounds.h"
 #include "procstat.h"
-
+#include "uninstall.h"
 
 /* /healthz fails when the loop has not gone round for this long. */
 #define HEALTH_STALE_MS 30000
+/* Of the DaemonSet's 30 s terminationGracePeriodSeconds, what the undo of
+ * the node may take after the DaemonSet was asked about (10 s at most),
+ * the stateDir lock's wait included. */
+#define UNINSTALL_UNDO_MS 15000
 
 static void agent_on_signal(struct loop *l, int fd, short revents, void *arg)
 {
@@ -239,6 +243,27 @@ int agent_start(struct agent *a, const struct agent_duty *t, size_t n)
 	return agent_duties_start(a, t, n);
 }
 
+static void agent_uninstall_say(bool warn, const char *line, void *arg)
+{
+	(void)arg;
+	alog(warn ? ALOG_WARN : ALOG_INFO, "%s", line);
+}
+
+/* The entry is out: no new ADD starts, and the runtimes run the tuned
+ * pods' DELs without flowsteer (containerd takes the conflist as it is
+ * then). What those DELs would have undone is undone here. */
+static int agent_uninstall(struct agent *a)
+{
+	struct uninstall_result r = { 0 };
+	struct fs_err e = { 0 };
+
+	if (uninstall_all(a->o.state_dir, UNINSTALL_UNDO_MS, agent_uninstall_say, NULL, &r, &e)) {
+		alog(ALOG_ERROR, "uninstall: nothing undone: %s", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
 int agent_run(struct agent *a)
 {
 	int ret = 1;
@@ -254,7 +279,7 @@ int agent_run(struct agent *a)
 	/* Only after SIGTERM/SIGINT: an agent that fails or crashes (and a
 	 * crash loop) never takes the entry out. The binary always stays, for
 	 * the DEL of pods that still exist. */
-	if (a->in.chained_once && agent_uninstalling(a) && install_unchain(&a->in))
+	if (a->in.chained_once && agent_uninstalling(a) && (install_unchain(&a->in) || agent_uninstall(a)))
 		ret = 1;
 out:
 	alog(ALOG_INFO, "exiting with status %d", ret);

@@ -32,5 +32,6 @@ int cni_gc(struct cni_ctx *ctx, struct fs_err *e);
 int cli_version(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_conflist(int argc, char **argv);
+int cli_reset(int argc, char **argv);
 
 #endif

@@ -32,7 +32,7 @@ int cni_del(struct cni_ctx *ctx, struct fs_err *e)
 	/* Temp files of writers that died mid-write. */
 	state_tmp_sweep(&st);
 	debug_hook("del-after-forget");
-	holders = apply_node_release(&st, cfg->restore_on_last_del);
+	holders = apply_node_release(&st, cfg->restore_on_last_del, -1);
 	log_msg(LOG_LVL_INFO, "forgot %s/%s; %d attachment(s) left holding node devices",
 		ctx->env.container_id, ctx->env.ifname, holders < 0 ? 0 : holders);
 	state_close(&st);

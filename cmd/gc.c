@@ -64,7 +64,7 @@ int cni_gc(struct cni_ctx *ctx, struct fs_err *e)
 		return -1;
 	state_records_foreach(&st, gc_visit, &w);
 	state_tmp_sweep(&st);
-	holders = apply_node_release(&st, cfg->restore_on_last_del);
+	holders = apply_node_release(&st, cfg->restore_on_last_del, -1);
 	log_msg(LOG_LVL_INFO, "gc: dropped %d record(s); %d left holding node devices", w.dropped,
 		holders < 0 ? 0 : holders);
 	state_close(&st);

@@ -43,6 +43,7 @@ static const struct cli_cmd {
 } cli_cmds[] = {
 	{ "version", cli_version, "version" },
 	{ "status", cli_status, "status [--json] [--state-dir DIR] [--cpu-manager-state FILE]" },
+	{ "reset", cli_reset, "reset [--state-dir DIR]" },
 	{ "conflist", cli_conflist, "conflist insert FILE [--entry JSON] [--dry-run] | conflist remove FILE [--dry-run]" },
 };
 

@@ -173,7 +173,7 @@ void apply_pod(const struct kview *kv, struct attachment *a)
 	}
 }
 
-static void apply_revert_pod(const struct kview *kv, struct attachment *a)
+void apply_revert_pod(const struct kview *kv, struct attachment *a)
 {
 	for (int i = 0; i < a->ndev; i++) {
 		int fd = pod_classfd(kv, &a->devs[i]);
@@ -460,11 +460,11 @@ out:
 	return ret;
 }
 
-static void node_restore(struct node_state *n)
+static void node_restore(struct node_state *n, int hostfd)
 {
 	struct cpumask online;
 	unsigned nbits = 1;
-	int classfd = sysfs_class_open();
+	int classfd = hostfd >= 0 ? hostfd : sysfs_class_open();
 	long long cur;
 
 	sysfs_cpus_online(&online, &nbits);
@@ -474,7 +474,7 @@ static void node_restore(struct node_state *n)
 	}
 	if (classfd < 0)
 		log_msg(LOG_LVL_WARN, "node devices not restored: opening /sys/class/net: %s", strerror(-classfd));
-	else
+	else if (classfd != hostfd)
 		close(classfd);
 	if (!n->sock_held)
 		return;
@@ -488,7 +488,7 @@ static void node_restore(struct node_state *n)
 		log_msg(LOG_LVL_INFO, "restored net.core.rps_sock_flow_entries=%lld", n->sock_orig);
 }
 
-int apply_node_release(struct state *st, bool restore)
+int apply_node_release(struct state *st, bool restore, int classfd)
 {
 	struct node_state *n;
 	struct fs_err err = { 0 };
@@ -503,7 +503,7 @@ int apply_node_release(struct state *st, bool restore)
 	if (ret && ret != -ENOENT) {
 		log_msg(LOG_LVL_ERROR, "node devices not restored, %s left for the operator: %s", st->dir, err.msg);
 	} else if (!ret) {
-		node_restore(n);
+		node_restore(n, classfd);
 		/* Forgotten even where a value was left: retrying would fight
 		 * whoever changed it since; the log names what was left. */
 		state_node_remove(st);
@@ -520,7 +520,7 @@ void apply_rollback(struct state *st, const struct kview *kv, struct attachment 
 	apply_revert_pod(kv, a);
 	if (st->lockfd >= 0) {
 		state_record_remove(st, a->container_id, a->ifname);
-		apply_node_release(st, true);
+		apply_node_release(st, true, -1);
 	}
 	for (int i = 0; i < a->ndev; i++)
 		if (a->devs[i].status == DEV_APPLIED || a->devs[i].status == DEV_PARTIAL)

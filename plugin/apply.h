@@ -15,6 +15,8 @@
 
 /* The pod's own devices: its interface (in its netns) and its host veth. */
 void apply_pod(const struct kview *kv, struct attachment *a);
+/* The inverse (a rollback, the uninstall's undo). */
+void apply_revert_pod(const struct kview *kv, struct attachment *a);
 
 /* Puts back everything an ADD changed: its pod devices, its record, and
  * the node devices when no other attachment holds them (st locked: the
@@ -28,8 +30,9 @@ void apply_rollback(struct state *st, const struct kview *kv, struct attachment 
 int apply_node(struct state *st, const struct kview *kv, const struct fs_config *cfg,
 	       struct attachment *a, struct fs_err *e);
 /* When no attachment holds the node devices any more and `restore`: puts
- * node.json's originals back and forgets them. Returns the holders left
- * or -errno. */
-int apply_node_release(struct state *st, bool restore);
+ * node.json's originals back (through classfd, the host's
+ * /sys/class/net, or /sys/class/net itself when -1) and forgets them.
+ * Returns the holders left or -errno. */
+int apply_node_release(struct state *st, bool restore, int classfd);
 
 #endif

@@ -8,6 +8,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 
 #include "log.h"
 #include "netns.h"
+#include "sysfs.h"
 
 #ifndef NSFS_MAGIC
 #define NSFS_MAGIC 0x6e736673
@@ -223,4 +225,26 @@ int netns_class_open(const char *path)
 	classfd = netns_sysfs_class(nsfd);
 	close(nsfd);
 	return classfd;
+}
+
+/* The host's /sys/class/net, writable. In a container (the agent's, with
+ * hostNetwork) /sys shows the host's devices but is mounted read-only; a
+ * sysfs of our own network namespace made with fsmount (above, needs
+ * CAP_SYS_ADMIN) is not. */
+int netns_host_class_open(struct fs_err *e)
+{
+	struct statvfs sv;
+	int fd = sysfs_class_open(), own;
+
+	if (fd < 0)
+		return err_set(e, CNI_ERR_IO, "opening /sys/class/net: %s", strerror(-fd));
+	if (fstatvfs(fd, &sv) < 0 || !(sv.f_flag & ST_RDONLY))
+		return fd;
+	close(fd);
+	own = netns_class_open("/proc/thread-self/ns/net");
+	if (own < 0)
+		return err_set(e, own == -EPERM ? FS_ERR_PRIVILEGE : CNI_ERR_IO,
+			       "/sys/class/net is read-only and a sysfs of this network namespace cannot be "
+			       "made: %s (CAP_SYS_ADMIN?)", strerror(-own));
+	return own;
 }

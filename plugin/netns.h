@@ -4,6 +4,8 @@
 #ifndef FLOWSTEER_NETNS_H
 #define FLOWSTEER_NETNS_H
 
+#include "err.h"
+
 /* Opens a network namespace file: without following a link at the last
  * component (except /proc/PID/ns/net, a magic link), without blocking, and
  * checked to be an nsfs file of a network namespace. Returns the fd, or
@@ -22,5 +24,10 @@ int netns_sysfs_class(int nsfd);
  * devices (the sysfs keeps the netns alive); the fd or netns_open()'s or
  * netns_sysfs_class()'s -errno. */
 int netns_class_open(const char *path);
+/* The host's /sys/class/net, writable: /sys/class/net itself, or where it
+ * is read-only (a container with hostNetwork, the agent's) a sysfs of the
+ * caller's own network namespace (needs CAP_SYS_ADMIN). The fd, or -1
+ * with e set. */
+int netns_host_class_open(struct fs_err *e);
 
 #endif

@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/statvfs.h>
 
 #include "log.h"
 #include "netns.h"
@@ -226,28 +225,6 @@ static void node_remask(struct remask *m)
 	m->node = n;
 }
 
-/* The host's /sys/class/net, writable. In a container (the agent's, with
- * hostNetwork) /sys shows the host's devices but is mounted read-only; a
- * sysfs of our own network namespace made with fsmount (netns.c, needs
- * CAP_SYS_ADMIN) is not. */
-static int host_class_open(struct fs_err *e)
-{
-	struct statvfs sv;
-	int fd = sysfs_class_open(), own;
-
-	if (fd < 0)
-		return err_set(e, CNI_ERR_IO, "opening /sys/class/net: %s", strerror(-fd));
-	if (fstatvfs(fd, &sv) < 0 || !(sv.f_flag & ST_RDONLY))
-		return fd;
-	close(fd);
-	own = netns_class_open("/proc/thread-self/ns/net");
-	if (own < 0)
-		return err_set(e, own == -EPERM ? FS_ERR_PRIVILEGE : CNI_ERR_IO,
-			       "/sys/class/net is read-only and a sysfs of this network namespace cannot be "
-			       "made: %s (CAP_SYS_ADMIN?)", strerror(-own));
-	return own;
-}
-
 int remask_all(const struct fs_config *cfg, struct remask_result *r, struct fs_err *e)
 {
 	struct state st = STATE_INIT;
@@ -262,7 +239,7 @@ int remask_all(const struct fs_config *cfg, struct remask_result *r, struct fs_e
 		warn_add(&r->warn, "re-mask: no CPU left to steer onto; masks left as they are");
 		return 0;
 	}
-	m.host_class = host_class_open(e);
+	m.host_class = netns_host_class_open(e);
 	if (m.host_class < 0)
 		return -1;
 	if (state_lock(&st, cfg->state_dir, e))

@@ -245,12 +245,31 @@ long long sysfs_sockflow_read(void)
 	return parse_long(buf, 0, 1LL << 40, &v) ? -EINVAL : v;
 }
 
+/* A container's /proc/sys (the agent's, at uninstall) is a read-only bind
+ * mount of the host's: a detached clone of it made writable (a mount flag,
+ * not the superblock's; needs CAP_SYS_ADMIN) takes the write, and the
+ * container's own mount stays read-only. */
+static int sockflow_write_clone(const char *buf)
+{
+	struct mount_attr attr = { .attr_clr = MOUNT_ATTR_RDONLY };
+	int fd = open_tree(AT_FDCWD, "/proc/sys/net/core", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -EROFS;
+	ret = mount_setattr(fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0 ? -EROFS
+									    : file_write_at(fd, "rps_sock_flow_entries", buf);
+	close(fd);
+	return ret;
+}
+
 int sysfs_sockflow_write(long long v)
 {
 	char buf[32];
+	int ret;
 
 	snprintf(buf, sizeof(buf), "%lld", v);
-	return file_write_at(AT_FDCWD, SYSFS_SOCKFLOW, buf);
+	ret = file_write_at(AT_FDCWD, SYSFS_SOCKFLOW, buf);
+	return ret == -EROFS ? sockflow_write_clone(buf) : ret;
 }
 
 int sysfs_cpulist_read(const char *name, struct cpumask *m)

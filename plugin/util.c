@@ -357,7 +357,7 @@ int file_read_all(const char *path, size_t max, char **out, size_t *outlen)
 
 /* ---- a bounded flock() ----------------------------------------------- */
 
-static long long mono_ms(void)
+long long util_mono_ms(void)
 {
 	struct timespec ts;
 
@@ -388,7 +388,7 @@ static int lock_word(int rfd, long long deadline, int *word)
 	struct pollfd p = { .fd = rfd, .events = POLLIN };
 
 	for (;;) {
-		long long left = deadline - mono_ms();
+		long long left = deadline - util_mono_ms();
 		int n;
 
 		if (left <= 0)
@@ -446,7 +446,7 @@ static int lock_poll(int fd, long long deadline)
 			return 0;
 		if (errno != EWOULDBLOCK && errno != EINTR)
 			return -errno;
-		if (mono_ms() >= deadline)
+		if (util_mono_ms() >= deadline)
 			return -ETIMEDOUT;
 		nanosleep(&ts, NULL);
 		if (ts.tv_nsec < 50000000)
@@ -456,7 +456,7 @@ static int lock_poll(int fd, long long deadline)
 
 int file_lock(int fd, int timeout_ms)
 {
-	long long deadline = mono_ms() + timeout_ms;
+	long long deadline = util_mono_ms() + timeout_ms;
 	int ret;
 
 	/* An uncontended lock costs one call. */

@@ -27,6 +27,8 @@ int mkdir_p(const char *dir, mode_t mode);
 ssize_t file_read_at(int dirfd, const char *path, char *buf, size_t len);
 /* Writes the whole string with one write(); returns 0 or -errno. */
 int file_write_at(int dirfd, const char *path, const char *s);
+/* CLOCK_MONOTONIC in milliseconds: deadlines. */
+long long util_mono_ms(void);
 /* Replaces path atomically: temp file in the same directory, fsync, rename,
  * fsync of the directory. Keeps `mode`. Returns 0 or -errno. */
 int file_write_atomic(const char *path, const char *data, size_t len, mode_t mode);

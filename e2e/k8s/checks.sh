@@ -475,29 +475,56 @@ check_rolling() {
 		"$(sha256sum <"$FLOWSTEER_BIN")" "$(sha256sum </opt/cni/bin/flowsteer 2>/dev/null)"
 }
 
-records_none() { [ -z "$(find "$FS_RUN/attachments" -name '*.json' 2>/dev/null)" ]; }
+# The tuned pods still running at the uninstall.
+TUNED_PODS=(tuned-a tuned-b roll-0 roll-1 roll-2 roll-3 roll-4 roll-5 roll-6 roll-7)
 
+# t_put_back NAME NS: the pod's eth0 (in its netns, containers running)
+# and its cali* hold their original values again, no record.
+t_put_back() {
+	local pod=$1 ns=$2 cali
+	cali=$(cali_name "$ns" "$pod")
+	t_eq "$ns/$pod: eth0 put back by the agent at uninstall (pod running)" "$NONE 0" \
+		"$(pod_sysfs "$pod" "$ns" rps_cpus) $(pod_sysfs "$pod" "$ns" rps_flow_cnt)"
+	t_eq "$ns/$pod: $cali put back by the agent at uninstall" "$NONE 0" \
+		"$(dev_sysfs "$cali" rps_cpus) $(dev_sysfs "$cali" rps_flow_cnt)"
+}
+
+# containerd runs a pod's DEL with the conflist as it is then: without
+# the entry, no flowsteer DEL. The uninstalling agent undoes the node
+# itself (docs/agent.md, "Uninstall"); the pods' later DELs find nothing.
 check_uninstall() {
-	local i t0
-	echo "# uninstall: kubectl delete -f conf/flowsteer-daemonset.yaml"
+	local i t0 logs p nrec
+	nrec=$(find "$FS_RUN/attachments" -name '*.json' 2>/dev/null | wc -l)
+	echo "# uninstall: kubectl delete -f conf/flowsteer-daemonset.yaml ($nrec records on the node)"
+	# Its log to the end: the pod object (and its log) go with it.
+	kubectl -n kube-system logs -f "$(agent_pod)" >"$KT/agent-uninstall.log" 2>&1 &
+	logs=$!
+	k8s_until 10 "the agent's log followed" test -s "$KT/agent-uninstall.log"
+	t0=$SECONDS
 	t_run "kubectl delete -f daemonset.yaml" kubectl delete -f "$KT/daemonset.yaml" --wait=true --timeout=60s
 	for ((i = 0; i < 240; i++)); do
 		[ -z "$(kubectl -n kube-system get pods -l app.kubernetes.io/name=flowsteer -o name 2>/dev/null)" ] && break
 		sleep 0.25
 	done
+	echo "# the agent pod gone $((SECONDS - t0)) s after kubectl delete"
+	kill "$logs" 2>/dev/null
+	wait "$logs" 2>/dev/null
 	t_eq "the flowsteer entry is out of the conflist" "calico" "$(conflist | jq -r '[.plugins[].type] | join(" ")')"
+	t_eq "the agent at uninstall: all $nrec records undone and removed, nothing left (its log's summary)" "1" \
+		"$(grep -cE "uninstall: $nrec record\(s\) undone, [0-9]+ pod device\(s\) put back, 0 left holding flowsteer's value, 0 record\(s\) kept; node devices restored" "$KT/agent-uninstall.log")"
+	grep 'uninstall: pod ' "$KT/agent-uninstall.log" | head -n 2 | sed 's/^/# /'
+	t_eq "the agent at uninstall: no record left" 0 "$(find "$FS_RUN/attachments" -name '*.json' 2>/dev/null | wc -l)"
+	t_eq "the agent at uninstall: vxlan.calico rps_cpus / rps_flow_cnt back to the original values" \
+		"${ORIG[rps_cpus]} ${ORIG[rps_flow_cnt]}" "$(dev_sysfs vxlan.calico rps_cpus) $(dev_sysfs vxlan.calico rps_flow_cnt)"
+	for p in tuned-a roll-0; do t_put_back "$p" default; done
 	t_pod after default
 	t_untouched after default
-	t_eq "vxlan.calico still tuned while tuned pods remain" "$ALL" "$(dev_sysfs vxlan.calico rps_cpus)"
-	t_run "kubectl delete the tuned pods" kubectl -n default delete pod tuned-a tuned-b roll-0 roll-1 roll-2 roll-3 \
-		roll-4 roll-5 roll-6 roll-7 --grace-period=1 --wait=true --timeout=90s
-	# The API object goes when the containers have stopped; the kubelet
-	# tears the sandbox down (StopPodSandbox: the DEL) right after.
-	t0=$SECONDS
-	k8s_until 30 "the DELs of the deleted pods" records_none
-	echo "# records gone $((SECONDS - t0)) s after the pod objects"
-	t_eq "their DELs ran: no record left" 0 "$(find "$FS_RUN/attachments" -name '*.json' 2>/dev/null | wc -l)"
-	t_eq "vxlan.calico rps_cpus / rps_flow_cnt back to the original values" \
+	t_run "kubectl delete the pods tuned before the uninstall: their DELs succeed" kubectl -n default delete pod \
+		"${TUNED_PODS[@]}" --grace-period=1 --wait=true --timeout=90s
+	t_eq "no failed sandbox DEL (event FailedKillPod)" "" \
+		"$(kubectl get events -A -o json | jq -r '.items[] | select(.reason == "FailedKillPod") | .message' | head -n 2)"
+	t_eq "after their DELs: still no record, nothing left to undo" 0 "$(find "$FS_RUN/attachments" -name '*.json' 2>/dev/null | wc -l)"
+	t_eq "after their DELs: vxlan.calico still at its original values" \
 		"${ORIG[rps_cpus]} ${ORIG[rps_flow_cnt]}" "$(dev_sysfs vxlan.calico rps_cpus) $(dev_sysfs vxlan.calico rps_flow_cnt)"
 	t_eq "no error in the plugin's log" "" "$(grep ' error ' /var/log/flowsteer/flowsteer.log | head -n 2)"
 }

@@ -109,18 +109,20 @@ reap() {
 }
 
 # agent_start [args...]: the agent in the netns, in-cluster credentials,
-# fast backoff, the install duty off (agent-install.bats has its own), the
+# fast backoff, the install duty off (agent-install.bats has its own; with
+# AGENT_INSTALL=1 on, with start_watch's paths and the plugin under test), the
 # stateDir and CPU manager state of the test (never the host's). With
 # AGENT_RO_SYS=1 its /sys is read-only, as in a container; AGENT_DROP=CAPS
 # (capsh's --drop list) runs it without those capabilities. Waits for its
 # metrics port (METRICS).
 agent_start() {
-	local i ro=()
+	local i ro=() inst=(--no-install)
+	[ "${AGENT_INSTALL:-}" = 1 ] && inst=(--plugin-src "$FLOWSTEER_BIN" --cni-bin-dir "$BIN_DIR" --cni-conf-dir "$NET_DIR")
 	: >"$A_LOG"
 	[ "${AGENT_RO_SYS:-}" = 1 ] && ro=(unshare -m sh -c 'mount -o remount,bind,ro /sys && exec "$0" "$@"')
 	[ -n "${AGENT_DROP:-}" ] && ro+=(capsh --drop="$AGENT_DROP" -- -c 'exec "$0" "$@"')
 	"${A_EXEC[@]}" env KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT="$KUBE_PORT" \
-		timeout -s KILL 300 "${ro[@]}" "$AGENT_BIN" --no-install --node-name "$AGENT_NODE" --sa-dir "$SA_DIR" \
+		timeout -s KILL 300 "${ro[@]}" "$AGENT_BIN" "${inst[@]}" --node-name "$AGENT_NODE" --sa-dir "$SA_DIR" \
 		--annotations-file "$AF" --metrics-addr 127.0.0.1:0 --backoff-base-ms 100 --backoff-max-ms 1000 \
 		--state-dir "${STATE_DIR:-$BATS_TEST_TMPDIR/state}" \
 		--cpu-manager-state "${CPU_STATE:-$BATS_TEST_TMPDIR/kubelet/cpu_manager_state}" \
