@@ -26,20 +26,8 @@ NS=fsbp$$
 SRV= AG=
 # shellcheck source=test/agent/lib.sh
 . "$REPO/test/agent/lib.sh"
-cleanup() {
-	local c i
-	[ -n "$AG" ] && kill "$AG" 2>/dev/null
-	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null
-	wait 2>/dev/null
-	for ((i = 1; i <= PODS; i++)); do ip netns del "$NS-$i" 2>/dev/null; done
-	ip netns del "$NS" 2>/dev/null
-	ip netns del "${NS}u" 2>/dev/null
-	for c in /run/lock/flowsteer-net*.claim; do
-		[ -e "$c" ] && [[ $(cat "$c") == "$T"/* ]] && rm -f "$c"
-	done
-	rm -rf "$T"
-}
-trap cleanup EXIT
+BG=()
+trap bench_cleanup EXIT
 in_ns() { ip netns exec "$NS" "$@"; }
 stats() { sort -n | awk '{v[NR] = $1} END {if (NR) printf "p50 %s, p99 %s, max %s (n=%d)\n", v[int((NR + 1) / 2)], v[int(NR * 0.99 + 0.999)], v[NR], NR}'; }
 

@@ -27,21 +27,7 @@ NS=fsbs$$
 SRV= AG= BG=()
 # shellcheck source=test/agent/lib.sh
 . "$REPO/test/agent/lib.sh"
-cleanup() {
-	local c i p
-	for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done
-	[ -n "$AG" ] && kill "$AG" 2>/dev/null
-	[ -n "$SRV" ] && kill "$SRV" 2>/dev/null
-	wait 2>/dev/null
-	for ((i = 1; i <= PODS; i++)); do ip netns del "$NS-$i" 2>/dev/null; done
-	ip netns del "$NS" 2>/dev/null
-	ip netns del "${NS}u" 2>/dev/null
-	for c in /run/lock/flowsteer-net*.claim; do
-		[ -e "$c" ] && [[ $(cat "$c") == "$T"/* ]] && rm -f "$c"
-	done
-	rm -rf "$T"
-}
-trap cleanup EXIT
+trap bench_cleanup EXIT
 trap 'exit 130' INT TERM
 in_ns() { ip netns exec "$NS" "$@"; }
 last=$(($(nproc) - 1))

@@ -94,3 +94,22 @@ plugin_cni() {
 		CNI_PATH=/opt/cni/bin CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=team-a;K8S_POD_NAME=$3;K8S_POD_UID=$6" \
 		timeout 20 "$PLUGIN"
 }
+
+# bench_cleanup: what a bench made, as it leaves (its trap): the background
+# PIDs in BG, the agent AG and server SRV, the node netns NS (and NSu) with
+# PODS pod netns NS-1..NS-PODS, the node claims of its stateDirs below T,
+# then T.
+bench_cleanup() {
+	local c i p
+	for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done
+	[ -n "${AG:-}" ] && kill "$AG" 2>/dev/null
+	[ -n "${SRV:-}" ] && kill "$SRV" 2>/dev/null
+	wait 2>/dev/null
+	for ((i = 1; i <= PODS; i++)); do ip netns del "$NS-$i" 2>/dev/null; done
+	ip netns del "$NS" 2>/dev/null
+	ip netns del "${NS}u" 2>/dev/null
+	for c in /run/lock/flowsteer-net*.claim; do
+		[ -e "$c" ] && [[ $(cat "$c") == "$T"/* ]] && rm -f "$c"
+	done
+	rm -rf "$T"
+}
