@@ -5,6 +5,23 @@
 
 #include "caps.h"
 
+/* The names of the first n of keep that cur does not permit, into
+ * missing (64 bytes), comma-separated. */
+static void caps_missing(cap_t cur, const cap_value_t *keep, const char *const *names, unsigned n,
+			 char *missing)
+{
+	for (unsigned i = 0; i < n; i++) {
+		cap_flag_value_t v = CAP_CLEAR;
+
+		cap_get_flag(cur, keep[i], CAP_PERMITTED, &v);
+		if (v != CAP_SET) {
+			if (missing[0])
+				strcat(missing, ", ");
+			strcat(missing, names[i]);
+		}
+	}
+}
+
 int caps_drop(bool need_priv, bool need_dac, struct fs_err *e)
 {
 	static const char *const keep_names[] = { "CAP_SYS_ADMIN", "CAP_NET_ADMIN" };
@@ -18,16 +35,7 @@ int caps_drop(bool need_priv, bool need_dac, struct fs_err *e)
 	if (!cur)
 		return err_set(e, FS_ERR_PRIVILEGE, "reading process capabilities: %s", strerror(errno));
 	if (need_priv) {
-		for (unsigned i = 0; i < 2; i++) {
-			cap_flag_value_t v = CAP_CLEAR;
-
-			cap_get_flag(cur, keep[i], CAP_PERMITTED, &v);
-			if (v != CAP_SET) {
-				if (missing[0])
-					strcat(missing, ", ");
-				strcat(missing, keep_names[i]);
-			}
-		}
+		caps_missing(cur, keep, keep_names, 2, missing);
 		cap_get_flag(cur, CAP_DAC_OVERRIDE, CAP_PERMITTED, &dac);
 		if (need_dac && dac == CAP_SET)
 			nkeep = 3;

@@ -83,51 +83,64 @@ int cni_env_read(struct cni_env *env, unsigned need, struct fs_err *e)
 	return 0;
 }
 
-int cni_stdin_read(int fd, char **out, size_t *outlen, struct fs_err *e)
+/* fd to its end, NUL-terminated: 0, -EFBIG past CNI_STDIN_MAX bytes, or
+ * -errno. */
+static int stdin_slurp(int fd, char **out, size_t *outlen)
 {
 	size_t cap = 16384, len = 0;
-	char *buf = malloc(cap + 1);
+	char *buf = malloc(cap + 1), *nb;
+	ssize_t n;
+	int ret = 0;
 
 	if (!buf)
-		return err_set(e, CNI_ERR_IO, "reading stdin: out of memory");
+		return -ENOMEM;
 	for (;;) {
-		ssize_t n;
-
 		if (len == cap) {
-			char *nb;
-
 			if (cap > CNI_STDIN_MAX) {
-				free(buf);
-				return err_set(e, CNI_ERR_DECODE,
-					       "network configuration on stdin exceeds %u bytes", CNI_STDIN_MAX);
+				ret = -EFBIG;
+				break;
 			}
 			cap *= 2;
-			nb = realloc(buf, cap + 1);
-			if (!nb) {
-				free(buf);
-				return err_set(e, CNI_ERR_IO, "reading stdin: out of memory");
+			if (!(nb = realloc(buf, cap + 1))) {
+				ret = -ENOMEM;
+				break;
 			}
 			buf = nb;
 		}
 		n = read(fd, buf + len, cap - len);
 		if (n < 0) {
-			int ret = errno == EINTR ? 0 : fd_wait(fd, POLLIN);
-
-			if (!ret)
+			if (errno == EINTR || !(ret = fd_wait(fd, POLLIN)))
 				continue;
-			free(buf);
-			return err_set(e, CNI_ERR_IO, "reading stdin: %s", strerror(-ret));
+			break;
 		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
 	}
-	if (len > CNI_STDIN_MAX) {
+	if (!ret && len > CNI_STDIN_MAX)
+		ret = -EFBIG;
+	if (ret) {
 		free(buf);
-		return err_set(e, CNI_ERR_DECODE, "network configuration on stdin exceeds %u bytes",
-			       CNI_STDIN_MAX);
+		return ret;
 	}
 	buf[len] = '\0';
+	*out = buf;
+	*outlen = len;
+	return 0;
+}
+
+int cni_stdin_read(int fd, char **out, size_t *outlen, struct fs_err *e)
+{
+	char *buf;
+	size_t len;
+	int ret = stdin_slurp(fd, &buf, &len);
+
+	if (ret == -EFBIG)
+		return err_set(e, CNI_ERR_DECODE, "network configuration on stdin exceeds %u bytes",
+			       CNI_STDIN_MAX);
+	if (ret)
+		return err_set(e, CNI_ERR_IO, "reading stdin: %s",
+			       ret == -ENOMEM ? "out of memory" : strerror(-ret));
 	if (len == 0) {
 		free(buf);
 		return err_set(e, CNI_ERR_DECODE, "no network configuration on stdin (empty input)");

@@ -102,6 +102,43 @@ static int layout_array(const char *buf, size_t len, size_t p, struct layout *l)
 /* Finds the top-level "plugins" array of a document cJSON already accepted
  * as an object; 1 when there is none. A second "plugins" key is refused:
  * cJSON reads the first, Go's encoding/json (libcni) the last. */
+/* One "key": value member of the top object at *p; the plugins array is
+ * laid out in l (a second one is -EEXIST). *p ends past the value. */
+static int layout_member(const char *buf, size_t len, size_t *p, struct layout *l, bool *found)
+{
+	cJSON *key = NULL;
+	size_t end;
+	bool is_plugins;
+	int ret;
+
+	if (value_at(buf, len, *p, &end, &key))
+		return -EINVAL;
+	if (!cJSON_IsString(key)) {
+		cJSON_Delete(key);
+		return -EINVAL;
+	}
+	is_plugins = !strcmp(key->valuestring, "plugins");
+	cJSON_Delete(key);
+	*p = skip_ws(buf, len, end);
+	if (*p >= len || buf[*p] != ':')
+		return -EINVAL;
+	*p = skip_ws(buf, len, *p + 1);
+	if (is_plugins) {
+		if (*found)
+			return -EEXIST;
+		*found = true;
+		if (*p >= len || buf[*p] != '[')
+			return -EINVAL;
+		if ((ret = layout_array(buf, len, *p, l)))
+			return ret;
+		end = l->close + 1;
+	} else if (value_at(buf, len, *p, &end, NULL)) {
+		return -EINVAL;
+	}
+	*p = skip_ws(buf, len, end);
+	return 0;
+}
+
 static int layout_scan(const char *buf, size_t len, struct layout *l)
 {
 	bool found = false;
@@ -118,36 +155,8 @@ static int layout_scan(const char *buf, size_t len, struct layout *l)
 	if (p < len && buf[p] == '}')
 		return 1;
 	for (;;) {
-		cJSON *key = NULL;
-		size_t end;
-		bool is_plugins;
-
-		if (value_at(buf, len, p, &end, &key))
-			return -EINVAL;
-		is_plugins = cJSON_IsString(key) && !strcmp(key->valuestring, "plugins");
-		if (!cJSON_IsString(key)) {
-			cJSON_Delete(key);
-			return -EINVAL;
-		}
-		cJSON_Delete(key);
-		p = skip_ws(buf, len, end);
-		if (p >= len || buf[p] != ':')
-			return -EINVAL;
-		p = skip_ws(buf, len, p + 1);
-		if (is_plugins) {
-			if (found)
-				return -EEXIST;
-			found = true;
-			if (p >= len || buf[p] != '[')
-				return -EINVAL;
-			ret = layout_array(buf, len, p, l);
-			if (ret)
-				return ret;
-			end = l->close + 1;
-		} else if (value_at(buf, len, p, &end, NULL)) {
-			return -EINVAL;
-		}
-		p = skip_ws(buf, len, end);
+		if ((ret = layout_member(buf, len, &p, l, &found)))
+			return ret;
 		if (p < len && buf[p] == ',') {
 			p = skip_ws(buf, len, p + 1);
 			continue;

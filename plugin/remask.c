@@ -54,30 +54,40 @@ static void dev_remask_outcome(struct remask *m, struct dev *d, const struct dev
 /* The new mask of one queue set, written where the kernel still holds
  * flowsteer's value. Returns 1 when something was written, 0 when nothing
  * had to change, -1 when the device is left as it is or failed. */
+/* What the kernel holds for d now, in live: -1 (live freed, a warning)
+ * when d is gone or someone else changed it, so it is left alone. */
+static int dev_remask_live(struct remask *m, int classfd, struct dev *d, struct dev *live)
+{
+	int i;
+
+	snprintf(live->name, sizeof(live->name), "%s", d->name);
+	if (classfd >= 0)
+		plan_dev_read(classfd, live);
+	else
+		model_dev_fail(live, DEV_FAILED, "its netns's sysfs: %s", strerror(-classfd));
+	/* A queue flowsteer did not write held what it wanted already: the
+	 * original is what it must still hold. */
+	for (i = 0; live->status == DEV_APPLIED && i < d->nq && i < live->nq; i++)
+		if (!cpumask_equal(&live->q[i].orig_cpus, d->q[i].wrote_cpus ? &d->q[i].set_cpus : &d->q[i].orig_cpus))
+			live->status = DEV_SKIPPED;
+	if (live->status != DEV_SKIPPED && live->status != DEV_ABSENT)
+		return 0;
+	/* A warning, not a log line: the agent, which runs this, has no
+	 * plugin log and reports the warnings itself. */
+	warn_add(&m->r->warn, "re-mask: %s device %s left as it is (%s)", model_scope_name(d->scope), d->name,
+		 live->status == DEV_SKIPPED ? "changed by someone else" : live->reason);
+	model_dev_free(live);
+	return -1;
+}
+
 static int dev_remask(struct remask *m, int classfd, struct dev *d, const struct cpumask *want)
 {
 	struct dev live = { .status = DEV_APPLIED };
 	char why[160] = "queues beyond those recorded left as they are";
 	int qfd = classfd, n = 0, ret = 0, i;
 
-	snprintf(live.name, sizeof(live.name), "%s", d->name);
-	if (classfd >= 0)
-		plan_dev_read(classfd, &live);
-	else
-		model_dev_fail(&live, DEV_FAILED, "its netns's sysfs: %s", strerror(-classfd));
-	/* A queue flowsteer did not write held what it wanted already: the
-	 * original is what it must still hold. */
-	for (i = 0; live.status == DEV_APPLIED && i < d->nq && i < live.nq; i++)
-		if (!cpumask_equal(&live.q[i].orig_cpus, d->q[i].wrote_cpus ? &d->q[i].set_cpus : &d->q[i].orig_cpus))
-			live.status = DEV_SKIPPED;
-	if (live.status == DEV_SKIPPED || live.status == DEV_ABSENT) {
-		/* A warning, not a log line: the agent, which runs this, has no
-		 * plugin log and reports the warnings itself. */
-		warn_add(&m->r->warn, "re-mask: %s device %s left as it is (%s)", model_scope_name(d->scope),
-			 d->name, live.status == DEV_SKIPPED ? "changed by someone else" : live.reason);
-		model_dev_free(&live);
+	if (dev_remask_live(m, classfd, d, &live))
 		return -1;
-	}
 	if (live.status == DEV_APPLIED)
 		qfd = sysfs_queues_open(classfd, d->name);
 	for (i = 0; live.status == DEV_APPLIED && qfd >= 0 && i < d->nq && i < live.nq && !ret; i++) {
