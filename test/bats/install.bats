@@ -125,12 +125,14 @@ install_sh() { DESTDIR=$ROOT FLOWSTEER_BIN=$FLOWSTEER_BIN timeout "$FS_TIMEOUT" 
 	[ "$status" -eq 0 ]
 	[ -z "$output$stderr" ]
 	run --separate-stderr timeout "$FS_TIMEOUT" setpriv --reuid=65534 --regid=65534 --clear-groups \
-		env HOME=/ DEPS_PRETEND_MISSING="podman uidmap" "$REPO_ROOT/build-aux/deps.sh" image
+		env HOME=/ DEPS_PRETEND_MISSING="podman mmdebstrap uidmap" "$REPO_ROOT/build-aux/deps.sh" image
 	echo "$stderr"
 	[ "$status" -eq 1 ]
 	[ -z "$output" ]
 	[ "$(printf '%s\n' "$stderr" | wc -l)" -eq 1 ]
-	[[ $stderr == "deps: missing podman uidmap (build-aux/packages/image.txt): run as root"*"apt-get install podman uidmap" ]]
+	# Every package of the list counts as missing (installed or not: a
+	# fresh machine has none of them), in the list's order.
+	[[ $stderr == "deps: missing podman mmdebstrap uidmap (build-aux/packages/image.txt): run as root"*"apt-get install podman mmdebstrap uidmap" ]]
 	run --separate-stderr "$REPO_ROOT/build-aux/deps.sh" no-such-group
 	[ "$status" -eq 1 ]
 	[[ $stderr == *"no package list for group \"no-such-group\""* ]]
