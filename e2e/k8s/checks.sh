@@ -119,16 +119,25 @@ t_untouched() {
 	t_eq "$ns/$pod: no tuned record" "" "$(record "$pod" "$ns" | jq -r 'select(.mode != "off") | .podName')"
 }
 
+# status_line NAME NS: the pod's status line as `flowsteer status --json`
+# derives it from its record (records store none).
+status_line() {
+	"$FLOWSTEER_BIN" status --json --state-dir "$FS_RUN" 2>/dev/null |
+		jq -r --arg n "$1" --arg ns "$2" '.attachments[]? | select(.podName == $n and .podNamespace == $ns) | .status' |
+		tail -n1
+}
+
 # t_status NAME NS: the annotation is the record's status line.
 t_status() {
 	local want got i
 	for ((i = 0; i < 40; i++)); do
-		want=$(record "$1" "$2" | jq -r .status)
+		want=$(status_line "$1" "$2")
 		got=$(status_annotation "$1" "$2")
 		[ -n "$want" ] && [ "$want" = "$got" ] && break
 		sleep 0.25
 	done
-	t_eq "$2/$1: flowsteer.io/status (kubectl get -o jsonpath) = the record's status line" "${want:-(no record)}" "$got"
+	t_eq "$2/$1: flowsteer.io/status (kubectl get -o jsonpath) = the record's status line (flowsteer status --json)" \
+		"${want:-(no record)}" "$got"
 }
 
 # ---------------------------------------------------------------- agent
