@@ -1,4 +1,6 @@
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -85,6 +87,28 @@ static void node_undo(struct uninstall *u)
 		    holders, u->st->dir);
 }
 
+/* Whether the stateDir holds anything to undo: a record or node.json. The
+ * host's sysfs is opened only then: an agent whose node never had a tuned
+ * pod (or whose writable sysfs cannot be made) has nothing to fail on. */
+static bool uninstall_held(const char *state_dir)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	bool held = false;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "%s/node.json", state_dir);
+	if (access(path, F_OK) == 0)
+		return true;
+	snprintf(path, sizeof(path), "%s/attachments", state_dir);
+	if (!(d = opendir(path)))
+		return errno != ENOENT;
+	while (!held && (de = readdir(d)))
+		held = de->d_name[0] != '.';
+	closedir(d);
+	return held;
+}
+
 int uninstall_all(const char *state_dir, long long budget_ms, uninstall_say_fn fn, void *arg,
 		  struct uninstall_result *r, struct fs_err *e)
 {
@@ -93,8 +117,10 @@ int uninstall_all(const char *state_dir, long long budget_ms, uninstall_say_fn f
 	struct cpumask online;
 
 	/* The lock would create a stateDir nobody used. */
-	if (access(state_dir, F_OK) < 0 && errno == ENOENT)
+	if (!uninstall_held(state_dir)) {
+		say(&u, false, "uninstall: nothing to undo (no record, no node devices held in %s)", state_dir);
 		return 0;
+	}
 	u.host_class = netns_host_class_open(e);
 	if (u.host_class < 0)
 		return -1;
