@@ -30,6 +30,23 @@ TB_POD_NET=10.244
 e2e_log() { printf '%s\n' "$*" >&2; }
 e2e_die() { printf 'e2e: %s\n' "$*" >&2; exit 1; }
 
+# e2e_cgroup_rm DIR...: each cgroup DIR that exists and its children, the
+# deepest first, retried for up to 5 s while its last tasks exit. Fails if
+# one is still there.
+e2e_cgroup_rm() {
+	local d i ret=0
+	for d in "$@"; do
+		[ -d "$d" ] || continue
+		for i in $(seq 50); do
+			find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+			[ -d "$d" ] || break
+			sleep 0.1
+		done
+		[ ! -d "$d" ] || ret=1
+	done
+	return "$ret"
+}
+
 e2e_need_root() {
 	[ "$(id -u)" = 0 ] || e2e_die "needs root (network namespaces); run with sudo"
 }

@@ -260,13 +260,7 @@ cri_cleanup() {
 			cri_kill_wait KILL 5 $pids
 		done
 		for d in /sys/fs/cgroup/*"$CRI_CG"; do
-			[ -d "$d" ] || continue
-			for i in $(seq 50); do
-				find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
-				[ -d "$d" ] || break
-				sleep 0.1
-			done
-			[ -d "$d" ] && e2e_log "cri: cgroup $d could not be removed"
+			e2e_cgroup_rm "$d" || e2e_log "cri: cgroup $d could not be removed"
 		done
 		awk -v t="$TB_TMP" 'index($5, t) == 1 {print $5}' /proc/self/mountinfo | sort -r |
 			while read -r d; do umount -l "$d"; done

@@ -68,14 +68,7 @@ outer_cleanup() {
 		kill -KILL $pids 2>/dev/null
 		sleep 0.5
 	done
-	for d in /sys/fs/cgroup/*/"$K8S_CG"; do
-		[ -d "$d" ] || continue
-		for i in $(seq 50); do
-			find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
-			[ -d "$d" ] || break
-			sleep 0.1
-		done
-	done
+	e2e_cgroup_rm /sys/fs/cgroup/*/"$K8S_CG"
 	ip netns del "$K8S_NODE_NS" 2>/dev/null
 	ip netns del "$K8S_PEER_NS" 2>/dev/null
 	# What is left, if anything.
